@@ -1,0 +1,340 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"golang.org/x/time/rate"
+
+	"github.com/pulse-survey/pulse/survey"
+)
+
+const (
+	sessionCookie = "pulse_session"
+	csrfCookie    = "pulse_csrf"
+	csrfField     = "_csrf"
+	principalKey  = "pulse.principal"
+)
+
+// csrf protects every form and cookie-authenticated API call. Forms carry
+// the token in a hidden field, scripts in the X-CSRF-Token header.
+func (s *Server) csrf() echo.MiddlewareFunc {
+	return middleware.CSRFWithConfig(middleware.CSRFConfig{
+		TokenLookup:    "form:" + csrfField + ",header:X-CSRF-Token",
+		CookieName:     csrfCookie,
+		CookiePath:     "/",
+		CookieHTTPOnly: true,
+		CookieSecure:   s.secure,
+		CookieSameSite: http.SameSiteStrictMode,
+		ErrorHandler: func(err error, c echo.Context) error {
+			return echo.NewHTTPError(http.StatusForbidden, "The form expired or came from another site. Reload the page and try again.")
+		},
+	})
+}
+
+// loadPrincipal resolves the session cookie, if any, into a principal.
+func (s *Server) loadPrincipal(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ck, err := c.Cookie(sessionCookie)
+		if err != nil || ck.Value == "" {
+			return next(c)
+		}
+		ctx := c.Request().Context()
+		u, err := s.svc.Accounts.SessionUser(ctx, ck.Value)
+		if errors.Is(err, survey.ErrExpired) {
+			s.clearSessionCookie(c)
+			return next(c)
+		}
+		if err != nil {
+			return err
+		}
+		p, err := s.svc.Accounts.Principal(ctx, u)
+		if err != nil {
+			return err
+		}
+		c.Set(principalKey, p)
+		return next(c)
+	}
+}
+
+func principal(c echo.Context) *survey.Principal {
+	p, _ := c.Get(principalKey).(*survey.Principal)
+	return p
+}
+
+// authorize is the one check every protected route uses: the request must
+// come from an account with at least the role (admin includes leader), and
+// each team given must be in the account's scope.
+func (s *Server) authorize(c echo.Context, role survey.Role, teamIDs ...uint) (*survey.Principal, error) {
+	p := principal(c)
+	if p == nil {
+		return nil, errUnauthenticated
+	}
+	if role == survey.RoleAdmin && !p.IsAdmin() {
+		return nil, survey.ErrForbidden
+	}
+	for _, id := range teamIDs {
+		if !p.Can(id) {
+			return nil, survey.ErrForbidden
+		}
+	}
+	return p, nil
+}
+
+// requireRole guards a route with authorize for the role alone; handlers
+// check team scope themselves with authorize.
+func (s *Server) requireRole(role survey.Role) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if _, err := s.authorize(c, role); err != nil {
+				return err
+			}
+			return next(c)
+		}
+	}
+}
+
+func (s *Server) setSessionCookie(c echo.Context, token string) {
+	c.SetCookie(&http.Cookie{Name: sessionCookie, Value: token, Path: "/", HttpOnly: true, Secure: s.secure,
+		SameSite: http.SameSiteLaxMode, MaxAge: int(s.deps.SessionTTL / time.Second)})
+}
+
+func (s *Server) clearSessionCookie(c echo.Context) {
+	c.SetCookie(&http.Cookie{Name: sessionCookie, Value: "", Path: "/", HttpOnly: true, Secure: s.secure,
+		SameSite: http.SameSiteLaxMode, MaxAge: -1})
+}
+
+type loginForm struct {
+	Email    string `form:"email"`
+	Password string `form:"password"`
+	Next     string `form:"next"`
+}
+
+type loginView struct {
+	Email string
+	Next  string
+	Error string
+}
+
+func (s *Server) loginForm(c echo.Context) error {
+	if p := principal(c); p != nil {
+		return c.Redirect(http.StatusSeeOther, homeFor(p))
+	}
+	return c.Render(http.StatusOK, "login.html", s.page(c, "Sign in", loginView{Next: safeNext(c.QueryParam("next"))}))
+}
+
+func (s *Server) login(c echo.Context) error {
+	var f loginForm
+	if err := c.Bind(&f); err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, "The form could not be read.")
+	}
+	view := loginView{Email: f.Email, Next: safeNext(f.Next)}
+	if !s.limiter.allow(c.RealIP(), f.Email) {
+		view.Error = "Too many sign-in attempts. Wait a minute, then try again."
+		return c.Render(http.StatusTooManyRequests, "login.html", s.page(c, "Sign in", view))
+	}
+	ctx := c.Request().Context()
+	u, err := s.svc.Accounts.Authenticate(ctx, f.Email, f.Password)
+	if errors.Is(err, survey.ErrInvalidCredentials) {
+		view.Error = "The email or password is wrong."
+		return c.Render(http.StatusUnauthorized, "login.html", s.page(c, "Sign in", view))
+	}
+	if err != nil {
+		return err
+	}
+	token, err := s.svc.Accounts.CreateSession(ctx, u.ID, s.deps.SessionTTL)
+	if err != nil {
+		return err
+	}
+	s.setSessionCookie(c, token)
+	target := view.Next
+	if target == "" {
+		target = homeFor(&survey.Principal{User: *u})
+	}
+	return c.Redirect(http.StatusSeeOther, target)
+}
+
+func (s *Server) logout(c echo.Context) error {
+	if ck, err := c.Cookie(sessionCookie); err == nil && ck.Value != "" {
+		if err := s.svc.Accounts.EndSession(c.Request().Context(), ck.Value); err != nil {
+			return err
+		}
+	}
+	s.clearSessionCookie(c)
+	return c.Redirect(http.StatusSeeOther, "/")
+}
+
+func homeFor(p *survey.Principal) string {
+	if p.IsAdmin() {
+		return "/admin"
+	}
+	return "/dashboard"
+}
+
+// safeNext accepts only local paths, so the login form cannot be used to
+// redirect to another site.
+func safeNext(next string) string {
+	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.Contains(next, "\\") {
+		return ""
+	}
+	if u, err := url.Parse(next); err != nil || u.Host != "" || u.Scheme != "" {
+		return ""
+	}
+	return next
+}
+
+func urlQueryEscape(s string) string { return url.QueryEscape(s) }
+
+// loginLimiter limits sign-in attempts per client IP and per email, in
+// memory (each replica limits on its own).
+type loginLimiter struct {
+	mu      sync.Mutex
+	now     func() time.Time
+	byKey   map[string]*limiterEntry
+	lastGC  time.Time
+	perIP   rate.Limit
+	ipBurst int
+	perMail rate.Limit
+	burst   int
+}
+
+type limiterEntry struct {
+	lim  *rate.Limiter
+	seen time.Time
+}
+
+func newLoginLimiter(now func() time.Time) *loginLimiter {
+	return &loginLimiter{
+		now:     now,
+		byKey:   map[string]*limiterEntry{},
+		perIP:   rate.Every(6 * time.Second),
+		ipBurst: 20,
+		perMail: rate.Every(time.Minute),
+		burst:   5,
+	}
+}
+
+func (l *loginLimiter) allow(ip, email string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	if now.Sub(l.lastGC) > 10*time.Minute {
+		for k, e := range l.byKey {
+			if now.Sub(e.seen) > time.Hour {
+				delete(l.byKey, k)
+			}
+		}
+		l.lastGC = now
+	}
+	get := func(key string, r rate.Limit, b int) *rate.Limiter {
+		e, ok := l.byKey[key]
+		if !ok {
+			e = &limiterEntry{lim: rate.NewLimiter(r, b)}
+			l.byKey[key] = e
+		}
+		e.seen = now
+		return e.lim
+	}
+	email, _ = survey.NormalizeEmail(email)
+	ipOK := get("ip:"+ip, l.perIP, l.ipBurst).AllowN(now, 1)
+	mailOK := get("email:"+email, l.perMail, l.burst).AllowN(now, 1)
+	return ipOK && mailOK
+}
+
+type setupForm struct {
+	OrgName      string `form:"org_name"`
+	TimeZone     string `form:"time_zone"`
+	MinGroupSize int    `form:"min_group_size"`
+	Name         string `form:"name"`
+	Email        string `form:"email"`
+	Password     string `form:"password"`
+}
+
+type setupView struct {
+	Form      setupForm
+	NeedsOrg  bool
+	Role      survey.Role
+	Email     string // fixed by the invite, if any
+	Errors    map[string]string
+	TimeZones []string
+}
+
+// setupForm serves a one-time account link: the first admin (with the
+// organisation's settings when none exist yet) or an invited account.
+func (s *Server) setupForm(c echo.Context) error {
+	ctx := c.Request().Context()
+	inv, err := s.svc.Accounts.Invite(ctx, c.Param("token"))
+	if err != nil {
+		return err
+	}
+	view, err := s.setupViewFor(c, inv)
+	if err != nil {
+		return err
+	}
+	view.Form.TimeZone = "UTC"
+	view.Form.MinGroupSize = survey.DefaultMinGroupSize
+	return c.Render(http.StatusOK, "setup.html", s.page(c, "Create your account", view))
+}
+
+func (s *Server) setupViewFor(c echo.Context, inv *survey.AccountInvite) (setupView, error) {
+	hasOrg, err := s.svc.Org.Initialized(c.Request().Context())
+	if err != nil {
+		return setupView{}, err
+	}
+	return setupView{NeedsOrg: !hasOrg && inv.Role == survey.RoleAdmin, Role: inv.Role, Email: inv.Email,
+		TimeZones: commonTimeZones}, nil
+}
+
+func (s *Server) setup(c echo.Context) error {
+	ctx := c.Request().Context()
+	token := c.Param("token")
+	inv, err := s.svc.Accounts.Invite(ctx, token)
+	if err != nil {
+		return err
+	}
+	view, err := s.setupViewFor(c, inv)
+	if err != nil {
+		return err
+	}
+	if err := c.Bind(&view.Form); err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, "The form could not be read.")
+	}
+	fail := func(err error) error {
+		var ve *survey.ValidationError
+		if !errors.As(err, &ve) {
+			return err
+		}
+		view.Errors = ve.Fields
+		return c.Render(http.StatusUnprocessableEntity, "setup.html", s.page(c, "Create your account", view))
+	}
+	var org *survey.SettingsInput
+	if view.NeedsOrg {
+		org = &survey.SettingsInput{Name: view.Form.OrgName, TimeZone: view.Form.TimeZone, MinGroupSize: view.Form.MinGroupSize}
+	}
+	u, err := s.svc.Accounts.Setup(ctx, org, survey.AcceptInput{Token: token, Email: view.Form.Email,
+		Name: view.Form.Name, Password: view.Form.Password})
+	if err != nil {
+		return fail(err)
+	}
+	sessionToken, err := s.svc.Accounts.CreateSession(ctx, u.ID, s.deps.SessionTTL)
+	if err != nil {
+		return err
+	}
+	s.setSessionCookie(c, sessionToken)
+	return c.Redirect(http.StatusSeeOther, homeFor(&survey.Principal{User: *u}))
+}
+
+// commonTimeZones fills the time zone picker; any IANA name is accepted.
+var commonTimeZones = []string{
+	"UTC", "Europe/London", "Europe/Dublin", "Europe/Lisbon", "Europe/Paris", "Europe/Berlin", "Europe/Amsterdam",
+	"Europe/Madrid", "Europe/Rome", "Europe/Stockholm", "Europe/Warsaw", "Europe/Athens", "Europe/Helsinki",
+	"America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles", "America/Toronto",
+	"America/Sao_Paulo", "America/Mexico_City", "Asia/Kolkata", "Asia/Singapore", "Asia/Tokyo", "Asia/Shanghai",
+	"Asia/Dubai", "Australia/Sydney", "Pacific/Auckland", "Africa/Johannesburg", "Africa/Lagos",
+}

@@ -1,0 +1,195 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/pulse-survey/pulse/survey"
+)
+
+type homeView struct {
+	OrgName string
+}
+
+func (s *Server) home(c echo.Context) error {
+	var v homeView
+	if st, err := s.svc.Org.Settings(c.Request().Context()); err == nil {
+		v.OrgName = st.Name
+	} else if !errors.Is(err, survey.ErrNotFound) {
+		return err
+	}
+	return c.Render(http.StatusOK, "home.html", s.page(c, "Anonymous pulse surveys", v))
+}
+
+type anonymityView struct {
+	MinGroupSize int
+}
+
+func (s *Server) anonymityPage(c echo.Context) error {
+	v := anonymityView{MinGroupSize: survey.DefaultMinGroupSize}
+	if st, err := s.svc.Org.Settings(c.Request().Context()); err == nil {
+		v.MinGroupSize = st.MinGroupSize
+	} else if !errors.Is(err, survey.ErrNotFound) {
+		return err
+	}
+	return c.Render(http.StatusOK, "anonymity.html", s.page(c, "How Pulse keeps answers anonymous", v))
+}
+
+// scopedTeams is the part of the tree a principal may see, in tree order.
+func scopedTeams(p *survey.Principal, tree *survey.Tree) []*survey.TeamNode {
+	var out []*survey.TeamNode
+	for _, n := range tree.Order {
+		if p.Can(n.ID) && n.ArchivedAt == nil {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+type dashboardView struct {
+	Teams []*survey.TeamNode
+}
+
+func (s *Server) dashboard(c echo.Context) error {
+	p, err := s.authorize(c, survey.RoleLeader)
+	if err != nil {
+		return err
+	}
+	tree, err := s.svc.Org.Tree(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	return c.Render(http.StatusOK, "dashboard.html", s.page(c, "Your teams", dashboardView{Teams: scopedTeams(p, tree)}))
+}
+
+type adminView struct {
+	Settings  *survey.Settings
+	Form      settingsForm
+	Errors    map[string]string
+	Saved     bool
+	Teams     []*survey.TeamNode
+	People    int
+	Programs  []survey.Program
+	Users     []survey.User
+	TimeZones []string
+}
+
+type settingsForm struct {
+	Name         string `form:"name"`
+	TimeZone     string `form:"time_zone"`
+	MinGroupSize int    `form:"min_group_size"`
+}
+
+func (s *Server) adminView(c echo.Context) (adminView, error) {
+	ctx := c.Request().Context()
+	v := adminView{TimeZones: commonTimeZones}
+	var err error
+	if v.Settings, err = s.svc.Org.Settings(ctx); err != nil {
+		return v, err
+	}
+	v.Form = settingsForm{Name: v.Settings.Name, TimeZone: v.Settings.TimeZone, MinGroupSize: v.Settings.MinGroupSize}
+	tree, err := s.svc.Org.Tree(ctx)
+	if err != nil {
+		return v, err
+	}
+	v.Teams = tree.Order
+	for _, n := range tree.Order {
+		v.People += n.People
+	}
+	if v.Programs, err = s.svc.Programs.Programs(ctx); err != nil {
+		return v, err
+	}
+	if v.Users, err = s.svc.Accounts.Users(ctx); err != nil {
+		return v, err
+	}
+	return v, nil
+}
+
+func (s *Server) adminHome(c echo.Context) error {
+	if _, err := s.authorize(c, survey.RoleAdmin); err != nil {
+		return err
+	}
+	v, err := s.adminView(c)
+	if err != nil {
+		return err
+	}
+	v.Saved = c.QueryParam("saved") == "1"
+	return c.Render(http.StatusOK, "admin.html", s.page(c, "Administration", v))
+}
+
+func (s *Server) adminSettings(c echo.Context) error {
+	if _, err := s.authorize(c, survey.RoleAdmin); err != nil {
+		return err
+	}
+	var f settingsForm
+	if err := c.Bind(&f); err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, "The form could not be read.")
+	}
+	_, err := s.svc.Org.UpdateSettings(c.Request().Context(), survey.SettingsInput{Name: f.Name, TimeZone: f.TimeZone, MinGroupSize: f.MinGroupSize})
+	var ve *survey.ValidationError
+	if errors.As(err, &ve) {
+		v, verr := s.adminView(c)
+		if verr != nil {
+			return verr
+		}
+		v.Form, v.Errors = f, ve.Fields
+		return c.Render(http.StatusUnprocessableEntity, "admin.html", s.page(c, "Administration", v))
+	}
+	if err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/admin?saved=1")
+}
+
+type meResponse struct {
+	ID    uint        `json:"id"`
+	Email string      `json:"email"`
+	Name  string      `json:"name"`
+	Role  survey.Role `json:"role"`
+	// Scope lists the granted teams; empty with all=true for admins.
+	All   bool   `json:"all"`
+	Scope []uint `json:"scope"`
+}
+
+func (s *Server) apiMe(c echo.Context) error {
+	p, err := s.authorize(c, survey.RoleLeader)
+	if err != nil {
+		return err
+	}
+	scope := p.Roots
+	if scope == nil {
+		scope = []uint{}
+	}
+	return c.JSON(http.StatusOK, meResponse{ID: p.User.ID, Email: p.User.Email, Name: p.User.Name, Role: p.User.Role, All: p.All, Scope: scope})
+}
+
+type teamResponse struct {
+	ID       uint   `json:"id"`
+	ParentID *uint  `json:"parent_id"`
+	Name     string `json:"name"`
+	Path     string `json:"path"`
+	People   int    `json:"people"`
+	Archived bool   `json:"archived"`
+}
+
+// apiTeams lists the teams in the caller's scope.
+func (s *Server) apiTeams(c echo.Context) error {
+	p, err := s.authorize(c, survey.RoleLeader)
+	if err != nil {
+		return err
+	}
+	tree, err := s.svc.Org.Tree(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	out := []teamResponse{}
+	for _, n := range tree.Order {
+		if !p.Can(n.ID) {
+			continue
+		}
+		out = append(out, teamResponse{ID: n.ID, ParentID: n.ParentID, Name: n.Name, Path: n.Path, People: n.People, Archived: n.ArchivedAt != nil})
+	}
+	return c.JSON(http.StatusOK, map[string]any{"teams": out})
+}

@@ -1,0 +1,212 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pulse-survey/pulse/survey"
+)
+
+// Config is Pulse's whole configuration: defaults, then PULSE_* environment
+// variables, then flags.
+type Config struct {
+	Addr        string
+	BaseURL     string
+	DataDir     string
+	DatabaseURL string
+	LogFormat   string
+	LogLevel    string
+	TrustProxy  bool
+	SessionTTL  time.Duration
+	Demo        bool
+}
+
+// setting describes one configuration value: its flag, env variable and help.
+type setting struct {
+	flag, env, help string
+	def             string
+	set             func(c *Config, v string) error
+}
+
+func settings() []setting {
+	str := func(f func(c *Config) *string) func(*Config, string) error {
+		return func(c *Config, v string) error { *f(c) = v; return nil }
+	}
+	return []setting{
+		{"addr", "PULSE_ADDR", "address to listen on (host:port)", "127.0.0.1:8080", str(func(c *Config) *string { return &c.Addr })},
+		{"base-url", "PULSE_BASE_URL", "public URL of this server, used in links (default: from the listen address)", "", str(func(c *Config) *string { return &c.BaseURL })},
+		{"data-dir", "PULSE_DATA_DIR", "directory for the SQLite database and keys", "data", str(func(c *Config) *string { return &c.DataDir })},
+		{"database-url", "PULSE_DATABASE_URL", "PostgreSQL URL (postgres://...); empty uses the embedded SQLite database", "", str(func(c *Config) *string { return &c.DatabaseURL })},
+		{"log-format", "PULSE_LOG_FORMAT", "log format: text or json", "text", str(func(c *Config) *string { return &c.LogFormat })},
+		{"log-level", "PULSE_LOG_LEVEL", "log level: debug, info, warn or error", "info", str(func(c *Config) *string { return &c.LogLevel })},
+		{"trust-proxy", "PULSE_TRUST_PROXY", "take client IPs from X-Forwarded-For (only behind a reverse proxy)", "false", func(c *Config, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return errors.New("use true or false")
+			}
+			c.TrustProxy = b
+			return nil
+		}},
+		{"session-ttl", "PULSE_SESSION_TTL", "how long a sign-in lasts, e.g. 12h", "12h", func(c *Config, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return errors.New("use a duration such as 12h or 90m")
+			}
+			c.SessionTTL = d
+			return nil
+		}},
+		{"demo", "PULSE_DEMO", "seed and serve the demo organisation (in its own database)", "false", func(c *Config, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return errors.New("use true or false")
+			}
+			c.Demo = b
+			return nil
+		}},
+	}
+}
+
+// envNames lists every environment variable Pulse reads.
+func envNames() []string {
+	var out []string
+	for _, s := range settings() {
+		out = append(out, s.env)
+		if s.env == "PULSE_DATABASE_URL" {
+			out = append(out, s.env+"_FILE")
+		}
+	}
+	return out
+}
+
+// loadConfig applies defaults, the environment and then flags, and
+// validates the result. It returns the remaining arguments.
+func loadConfig(name string, args []string, getenv func(string) string, out io.Writer) (*Config, []string, error) {
+	c := &Config{}
+	for _, s := range settings() {
+		if err := s.set(c, s.def); err != nil {
+			return nil, nil, err
+		}
+	}
+	for _, s := range settings() {
+		v := getenv(s.env)
+		if s.env == "PULSE_DATABASE_URL" && v == "" {
+			if file := getenv(s.env + "_FILE"); file != "" {
+				b, err := os.ReadFile(file)
+				if err != nil {
+					return nil, nil, fmt.Errorf("%s_FILE: %v", s.env, err)
+				}
+				v = strings.TrimSpace(string(b))
+			}
+		}
+		if v == "" {
+			continue
+		}
+		if err := s.set(c, v); err != nil {
+			return nil, nil, fmt.Errorf("%s=%q: %v", s.env, v, err)
+		}
+	}
+	fs := flag.NewFlagSet("pulse "+name, flag.ContinueOnError)
+	fs.SetOutput(out)
+	for _, s := range settings() {
+		s := s
+		fs.Func(s.flag, s.help+" ["+s.env+"]", func(v string) error { return s.set(c, v) })
+	}
+	fs.Usage = func() {
+		fmt.Fprintf(out, "Usage: pulse %s [flags]\n\nFlags (each also set by the environment variable in brackets):\n", name)
+		fs.PrintDefaults()
+	}
+	// Boolean flags may be given bare (--demo).
+	args = expandBoolFlags(args, "demo", "trust-proxy")
+	if err := fs.Parse(args); err != nil {
+		return nil, nil, err
+	}
+	if err := c.Validate(); err != nil {
+		return nil, nil, err
+	}
+	return c, fs.Args(), nil
+}
+
+func expandBoolFlags(args []string, names ...string) []string {
+	out := make([]string, 0, len(args))
+	for _, a := range args {
+		for _, n := range names {
+			if a == "-"+n || a == "--"+n {
+				a = "--" + n + "=true"
+			}
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// Validate checks every value and says how to fix the first problems found.
+func (c *Config) Validate() error {
+	var problems []string
+	bad := func(format string, a ...any) { problems = append(problems, fmt.Sprintf(format, a...)) }
+
+	host, port, err := net.SplitHostPort(c.Addr)
+	if err != nil {
+		bad("PULSE_ADDR %q: use host:port, e.g. 127.0.0.1:8080 or :8080", c.Addr)
+	} else if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+		bad("PULSE_ADDR %q: the port must be a number from 1 to 65535", c.Addr)
+	}
+	if c.BaseURL == "" && err == nil {
+		if host == "" || host == "0.0.0.0" || host == "::" {
+			host = "localhost"
+		}
+		c.BaseURL = "http://" + net.JoinHostPort(host, port)
+	}
+	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
+	if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		bad("PULSE_BASE_URL %q: use an absolute http:// or https:// URL such as https://pulse.example.com", c.BaseURL)
+	}
+	if strings.TrimSpace(c.DataDir) == "" {
+		bad("PULSE_DATA_DIR is empty: name a directory Pulse may write to, e.g. ./data")
+	} else if fi, err := os.Stat(c.DataDir); err == nil && !fi.IsDir() {
+		bad("PULSE_DATA_DIR %q is a file, not a directory", c.DataDir)
+	}
+	if c.DatabaseURL != "" {
+		if !survey.IsPostgresURL(c.DatabaseURL) {
+			bad("PULSE_DATABASE_URL must start with postgres:// or postgresql:// (leave it empty for the embedded SQLite database)")
+		} else if u, err := url.Parse(c.DatabaseURL); err != nil || u.Host == "" {
+			bad("PULSE_DATABASE_URL is not a valid URL: use postgres://user:password@host:5432/dbname")
+		}
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		bad("PULSE_LOG_FORMAT %q: use text or json", c.LogFormat)
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("PULSE_LOG_LEVEL %q: use debug, info, warn or error", c.LogLevel)
+	}
+	if c.SessionTTL < 5*time.Minute || c.SessionTTL > 30*24*time.Hour {
+		bad("PULSE_SESSION_TTL %s: choose between 5m and 720h", c.SessionTTL)
+	}
+	if len(problems) > 0 {
+		return errors.New("invalid configuration: " + strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// SQLitePath is the embedded database file; the demo has its own.
+func (c *Config) SQLitePath() string {
+	if c.Demo {
+		return filepath.Join(c.DataDir, "demo.db")
+	}
+	return filepath.Join(c.DataDir, "pulse.db")
+}
+
+// DBOptions says which database to open.
+func (c *Config) DBOptions() survey.DBOptions {
+	return survey.DBOptions{URL: c.DatabaseURL, SQLitePath: c.SQLitePath()}
+}

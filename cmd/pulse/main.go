@@ -1,0 +1,254 @@
+// Command pulse runs Pulse: anonymous pulse surveys for teams, one binary on
+// the embedded SQLite database or on PostgreSQL.
+//
+//	pulse [serve] [flags]   run the server (default)
+//	pulse migrate [flags]   apply database migrations and exit
+//	pulse demo [flags]      seed the demo organisation and exit
+//	pulse healthcheck       exit 0 when the local server is ready
+//	pulse version           print the version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/pulse-survey/pulse/api"
+	"github.com/pulse-survey/pulse/survey"
+	"github.com/pulse-survey/pulse/survey/demo"
+	"github.com/pulse-survey/pulse/survey/migrations"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+const usage = `Usage: pulse [command] [flags]
+
+Commands:
+  serve        run the server (default)
+  migrate      apply database migrations and exit
+  demo         seed the demo organisation into the database and exit
+  healthcheck  exit 0 when the server at PULSE_ADDR is ready (for containers)
+  version      print the version
+
+Run "pulse serve -h" for the flags; every flag can also be set with a PULSE_* variable.
+`
+
+// run is main without the process: it returns the exit code and never panics
+// on bad input.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "version":
+		fmt.Fprintln(stdout, "pulse", version)
+		return 0
+	case "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	case "serve", "migrate", "demo", "healthcheck":
+	default:
+		fmt.Fprintf(stderr, "pulse: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+	cfg, rest, err := loadConfig(cmd, args, getenv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "pulse:", err)
+		return 2
+	}
+	if len(rest) > 0 {
+		fmt.Fprintf(stderr, "pulse: unexpected argument %q\n", rest[0])
+		return 2
+	}
+	if cmd == "demo" {
+		cfg.Demo = true
+	}
+	if cmd == "healthcheck" {
+		return healthcheck(ctx, cfg, stderr)
+	}
+	log, anonLog := newLoggers(cfg, stderr)
+	if err := execute(ctx, cmd, cfg, log, anonLog, stdout); err != nil {
+		fmt.Fprintln(stderr, "pulse:", err)
+		return 1
+	}
+	return 0
+}
+
+func newLoggers(cfg *Config, w io.Writer) (*slog.Logger, *slog.Logger) {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	mk := func(dropTime bool) *slog.Logger {
+		opts := &slog.HandlerOptions{Level: level}
+		if dropTime {
+			// Survey routes: no time, so a log line cannot be matched to a ballot.
+			opts.ReplaceAttr = func(groups []string, a slog.Attr) slog.Attr {
+				if len(groups) == 0 && a.Key == slog.TimeKey {
+					return slog.Attr{}
+				}
+				return a
+			}
+		}
+		if cfg.LogFormat == "json" {
+			return slog.New(slog.NewJSONHandler(w, opts))
+		}
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return mk(false), mk(true)
+}
+
+// openServices opens the database, migrates it and builds the services.
+func openServices(ctx context.Context, cfg *Config, log *slog.Logger) (*survey.Services, func(), error) {
+	db, err := survey.OpenDB(ctx, cfg.DBOptions())
+	if err != nil {
+		return nil, nil, err
+	}
+	closeDB := func() {
+		if sqlDB, err := db.DB(); err == nil {
+			sqlDB.Close()
+		}
+	}
+	if err := migrations.Up(ctx, db); err != nil {
+		closeDB()
+		return nil, nil, fmt.Errorf("database migration failed: %v", err)
+	}
+	log.Debug("database ready", "dialect", db.Dialector.Name(), "schema", migrations.Latest())
+	svc := survey.New(db, survey.Options{})
+	if err := svc.Programs.SyncBuiltinQuestions(ctx); err != nil {
+		closeDB()
+		return nil, nil, err
+	}
+	return svc, closeDB, nil
+}
+
+func execute(ctx context.Context, cmd string, cfg *Config, log, anonLog *slog.Logger, stdout io.Writer) error {
+	svc, closeDB, err := openServices(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closeDB()
+	switch cmd {
+	case "migrate":
+		fmt.Fprintf(stdout, "database is at schema %s\n", migrations.Latest())
+		return nil
+	case "demo":
+		accs, err := demo.Ensure(ctx, svc)
+		if err != nil {
+			return err
+		}
+		printDemo(stdout, cfg, accs)
+		return nil
+	}
+	return serve(ctx, cfg, svc, log, anonLog, stdout)
+}
+
+func serve(ctx context.Context, cfg *Config, svc *survey.Services, log, anonLog *slog.Logger, stdout io.Writer) error {
+	e, err := api.New(api.Deps{DB: svc.DB, Services: svc, Logger: log, AnonLogger: anonLog, BaseURL: cfg.BaseURL,
+		TrustProxy: cfg.TrustProxy, SessionTTL: cfg.SessionTTL, Demo: cfg.Demo, Version: version})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("cannot listen on %s: %v (is another server using the port? set PULSE_ADDR or --addr)", cfg.Addr, err)
+	}
+	srv := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+
+	log.Info("Pulse is listening", "addr", ln.Addr().String(), "url", cfg.BaseURL, "version", version)
+	if cfg.Demo {
+		accs, err := demo.Ensure(ctx, svc)
+		if err != nil {
+			srv.Close()
+			return err
+		}
+		printDemo(stdout, cfg, accs)
+	} else if err := printSetupLink(ctx, svc, cfg, stdout); err != nil {
+		srv.Close()
+		return err
+	}
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("server stopped: %v", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %v", err)
+	}
+	return nil
+}
+
+// printSetupLink prints a one-time link that creates the first admin while
+// no account exists. There are no default passwords.
+func printSetupLink(ctx context.Context, svc *survey.Services, cfg *Config, w io.Writer) error {
+	need, err := svc.Accounts.NeedsSetup(ctx)
+	if err != nil || !need {
+		return err
+	}
+	token, err := svc.Accounts.CreateSetupLink(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\nPulse has no accounts yet. Open this one-time link within %s to create the first admin:\n\n    %s/setup/%s\n\n",
+		survey.SetupLinkTTL, cfg.BaseURL, token)
+	return nil
+}
+
+func printDemo(w io.Writer, cfg *Config, accs []demo.Account) {
+	fmt.Fprintf(w, "\nPulse demo: %s\n\nSign in at %s/login with a demo account (passwords change at every start):\n\n", cfg.BaseURL, cfg.BaseURL)
+	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "  ROLE\tEMAIL\tPASSWORD\tSEES")
+	for _, a := range accs {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", a.Role, a.Email, a.Password, a.Scope)
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+}
+
+// healthcheck asks the local server's /readyz; containers use it because
+// the runtime image has no shell or curl.
+func healthcheck(ctx context.Context, cfg *Config, stderr io.Writer) int {
+	_, port, _ := net.SplitHostPort(cfg.Addr)
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://127.0.0.1:"+port+"/readyz", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		fmt.Fprintln(stderr, "pulse: healthcheck:", err)
+		return 1
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		fmt.Fprintln(stderr, "pulse: healthcheck: status", resp.StatusCode)
+		return 1
+	}
+	return 0
+}

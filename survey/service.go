@@ -1,0 +1,80 @@
+package survey
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"time"
+
+	_ "time/tzdata" // time zones must resolve on minimal images too
+
+	"gorm.io/gorm"
+)
+
+// Defaults and floors of the organisation settings.
+const (
+	DefaultMinGroupSize = 5
+	MinMinGroupSize     = 3
+)
+
+// Services bundles the domain services over one database.
+type Services struct {
+	DB       *gorm.DB
+	opts     Options
+	Org      *OrgService
+	Accounts *AccountService
+	Programs *ProgramService
+}
+
+// Options tune the services; the zero value is production's.
+type Options struct {
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// BcryptCost overrides the password hashing cost (tests use the minimum).
+	BcryptCost int
+}
+
+// New builds the services over a migrated database.
+func New(db *gorm.DB, o Options) *Services {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	now := func() time.Time { return o.Now().UTC() }
+	org := &OrgService{db: db, now: now}
+	return &Services{
+		DB:       db,
+		opts:     o,
+		Org:      org,
+		Accounts: &AccountService{db: db, now: now, org: org, cost: o.BcryptCost},
+		Programs: &ProgramService{db: db, now: now},
+	}
+}
+
+// Tx runs fn with services bound to one transaction: all of fn's changes
+// are committed together or not at all.
+func (s *Services) Tx(ctx context.Context, fn func(*Services) error) error {
+	return s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		return fn(New(tx, s.opts))
+	})
+}
+
+// randomToken returns a URL-safe random string of n bytes of entropy.
+func randomToken(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic("crypto/rand failed: " + err.Error())
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// hashToken is how one-time secrets are stored: SHA-256, hex.
+func hashToken(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+func tx(ctx context.Context, db *gorm.DB, fn func(tx *gorm.DB) error) error {
+	return db.WithContext(ctx).Transaction(fn)
+}
