@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -39,9 +40,20 @@ func (s *AccountService) bcryptCost() int {
 	return s.cost
 }
 
-// dummyHash is compared against when the email is unknown, so a login for a
-// missing account takes as long as one with a wrong password.
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("pulse-timing-equaliser"), bcrypt.DefaultCost)
+// dummyHashes holds, per bcrypt cost, a hash compared against when the email
+// is unknown, so a login for a missing account takes as long as one with a
+// wrong password.
+var dummyHashes sync.Map
+
+func (s *AccountService) dummyHash() []byte {
+	cost := s.bcryptCost()
+	if h, ok := dummyHashes.Load(cost); ok {
+		return h.([]byte)
+	}
+	h, _ := bcrypt.GenerateFromPassword([]byte("pulse-timing-equaliser"), cost)
+	dummyHashes.Store(cost, h)
+	return h
+}
 
 func validPassword(v validation, pw string) {
 	switch {
@@ -175,6 +187,16 @@ func (s *AccountService) Setup(ctx context.Context, org *SettingsInput, in Accep
 		}
 		if inv.UsedAt != nil || !s.now().Before(inv.ExpiresAt) {
 			return ErrExpired
+		}
+		if inv.Email == "" {
+			// A setup link only ever creates the very first account.
+			var n int64
+			if err := tx.Model(&User{}).Count(&n).Error; err != nil {
+				return err
+			}
+			if n > 0 {
+				return ErrExpired
+			}
 		}
 		v := validation{}
 		if org != nil {
@@ -334,7 +356,7 @@ func (s *AccountService) Authenticate(ctx context.Context, email, password strin
 	var u User
 	err := s.db.WithContext(ctx).Where("email = ?", email).First(&u).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
-		bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
+		bcrypt.CompareHashAndPassword(s.dummyHash(), []byte(password))
 		return nil, ErrInvalidCredentials
 	}
 	if err != nil {

@@ -111,6 +111,8 @@ func sqliteDSN(path string) string {
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "synchronous(FULL)")
+	// Deleted rows (the emptied ballot box) are overwritten, not left in free pages.
+	q.Add("_pragma", "secure_delete(1)")
 	q.Add("_txlock", "immediate")
 	return "file:" + path + "?" + q.Encode()
 }

@@ -35,7 +35,7 @@ func (in *SettingsInput) validate() error {
 	}
 	if in.TimeZone == "" {
 		v.add("time_zone", "choose a time zone, e.g. Europe/Berlin")
-	} else if _, err := time.LoadLocation(in.TimeZone); err != nil {
+	} else if _, err := time.LoadLocation(in.TimeZone); err != nil || in.TimeZone == "Local" {
 		v.add("time_zone", fmt.Sprintf("%q is not a known time zone (use an IANA name such as Europe/Berlin)", in.TimeZone))
 	}
 	if in.MinGroupSize < MinMinGroupSize {
@@ -142,7 +142,8 @@ func (t *Tree) Subtree(id uint) []uint {
 
 // IsAncestor reports whether a is b or one of b's ancestors.
 func (t *Tree) IsAncestor(a, b uint) bool {
-	for n := t.ByID[b]; n != nil; {
+	// Bounded by the number of teams, so a corrupt tree cannot loop forever.
+	for n, steps := t.ByID[b], 0; n != nil && steps <= len(t.ByID); steps++ {
 		if n.ID == a {
 			return true
 		}
@@ -250,6 +251,9 @@ func (s *OrgService) CreateTeam(ctx context.Context, parentID uint, name string)
 	}
 	t := &Team{ParentID: &parentID, Name: name}
 	err = tx(ctx, s.db, func(tx *gorm.DB) error {
+		if err := lockOrg(tx); err != nil {
+			return err
+		}
 		var parent Team
 		if err := tx.First(&parent, parentID).Error; err != nil {
 			if errors.Is(err, gorm.ErrRecordNotFound) {
@@ -279,6 +283,9 @@ func (s *OrgService) RenameTeam(ctx context.Context, id uint, name string) (*Tea
 	}
 	var t Team
 	err = tx(ctx, s.db, func(tx *gorm.DB) error {
+		if err := lockOrg(tx); err != nil {
+			return err
+		}
 		if err := tx.First(&t, id).Error; err != nil {
 			return err
 		}
@@ -301,6 +308,9 @@ func (s *OrgService) RenameTeam(ctx context.Context, id uint, name string) (*Tea
 func (s *OrgService) MoveTeam(ctx context.Context, id, newParentID uint) (*Team, error) {
 	var t Team
 	err := tx(ctx, s.db, func(tx *gorm.DB) error {
+		if err := lockOrg(tx); err != nil {
+			return err
+		}
 		tree, err := loadTree(tx)
 		if err != nil {
 			return err
@@ -338,6 +348,9 @@ func (s *OrgService) MoveTeam(ctx context.Context, id, newParentID uint) (*Team,
 // sub-teams. Archived teams stay in past rounds' snapshots.
 func (s *OrgService) ArchiveTeam(ctx context.Context, id uint) error {
 	err := tx(ctx, s.db, func(tx *gorm.DB) error {
+		if err := lockOrg(tx); err != nil {
+			return err
+		}
 		var t Team
 		if err := tx.First(&t, id).Error; err != nil {
 			return err
@@ -413,6 +426,9 @@ func (in *PersonInput) validate(tx *gorm.DB) error {
 func (s *OrgService) CreatePerson(ctx context.Context, in PersonInput) (*Person, error) {
 	var p Person
 	err := tx(ctx, s.db, func(tx *gorm.DB) error {
+		if err := lockOrg(tx); err != nil {
+			return err
+		}
 		if err := in.validate(tx); err != nil {
 			return err
 		}
@@ -435,6 +451,9 @@ func (s *OrgService) CreatePerson(ctx context.Context, in PersonInput) (*Person,
 func (s *OrgService) UpdatePerson(ctx context.Context, id uint, in PersonInput) (*Person, error) {
 	var p Person
 	err := tx(ctx, s.db, func(tx *gorm.DB) error {
+		if err := lockOrg(tx); err != nil {
+			return err
+		}
 		if err := tx.First(&p, id).Error; err != nil {
 			return err
 		}
@@ -470,4 +489,17 @@ func (s *OrgService) People(ctx context.Context, teamIDs []uint, activeOnly bool
 		return nil, dbErr("people", err)
 	}
 	return ps, nil
+}
+
+// orgLockKey serialises changes to the team tree and people on PostgreSQL.
+const orgLockKey = 7_237_011_502
+
+// lockOrg serialises read-check-write changes of the organisation: on
+// PostgreSQL with a transaction-scoped advisory lock; SQLite transactions
+// already take the write lock at BEGIN.
+func lockOrg(tx *gorm.DB) error {
+	if tx.Dialector.Name() != "postgres" {
+		return nil
+	}
+	return tx.Exec("SELECT pg_advisory_xact_lock(?)", orgLockKey).Error
 }
