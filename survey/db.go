@@ -37,6 +37,14 @@ func RedactURL(u string) string {
 	if err != nil {
 		return "(unparseable URL)"
 	}
+	// libpq and pgx also take the password as a query parameter.
+	q := p.Query()
+	for k := range q {
+		if strings.EqualFold(k, "password") {
+			q.Set(k, "xxxxx")
+		}
+	}
+	p.RawQuery = q.Encode()
 	return p.Redacted()
 }
 

@@ -88,7 +88,8 @@ func envNames() []string {
 }
 
 // loadConfig applies defaults, the environment and then flags, and
-// validates the result. It returns the remaining arguments.
+// validates the result. It returns the remaining arguments. A bad
+// environment value is an error only when no flag replaces it.
 func loadConfig(name string, args []string, getenv func(string) string, out io.Writer) (*Config, []string, error) {
 	c := &Config{}
 	for _, s := range settings() {
@@ -96,13 +97,15 @@ func loadConfig(name string, args []string, getenv func(string) string, out io.W
 			return nil, nil, err
 		}
 	}
+	envErr := map[string]error{} // by flag name
 	for _, s := range settings() {
 		v := getenv(s.env)
 		if s.env == "PULSE_DATABASE_URL" && v == "" {
 			if file := getenv(s.env + "_FILE"); file != "" {
 				b, err := os.ReadFile(file)
 				if err != nil {
-					return nil, nil, fmt.Errorf("%s_FILE: %v", s.env, err)
+					envErr[s.flag] = fmt.Errorf("%s_FILE: %v", s.env, err)
+					continue
 				}
 				v = strings.TrimSpace(string(b))
 			}
@@ -111,23 +114,32 @@ func loadConfig(name string, args []string, getenv func(string) string, out io.W
 			continue
 		}
 		if err := s.set(c, v); err != nil {
-			return nil, nil, fmt.Errorf("%s=%q: %v", s.env, v, err)
+			envErr[s.flag] = fmt.Errorf("%s=%q: %v", s.env, v, err)
 		}
 	}
 	fs := flag.NewFlagSet("pulse "+name, flag.ContinueOnError)
-	fs.SetOutput(out)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
 	for _, s := range settings() {
 		s := s
 		fs.Func(s.flag, s.help+" ["+s.env+"]", func(v string) error { return s.set(c, v) })
 	}
-	fs.Usage = func() {
-		fmt.Fprintf(out, "Usage: pulse %s [flags]\n\nFlags (each also set by the environment variable in brackets):\n", name)
-		fs.PrintDefaults()
-	}
 	// Boolean flags may be given bare (--demo).
 	args = expandBoolFlags(args, "demo", "trust-proxy")
 	if err := fs.Parse(args); err != nil {
-		return nil, nil, err
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(out)
+			fmt.Fprintf(out, "Usage: pulse %s [flags]\n\nFlags (each also set by the environment variable in brackets):\n", name)
+			fs.PrintDefaults()
+			return nil, nil, err
+		}
+		return nil, nil, fmt.Errorf("%v (see pulse %s -h)", err, name)
+	}
+	fs.Visit(func(f *flag.Flag) { delete(envErr, f.Name) })
+	for _, s := range settings() {
+		if err := envErr[s.flag]; err != nil {
+			return nil, nil, err
+		}
 	}
 	if err := c.Validate(); err != nil {
 		return nil, nil, err
@@ -154,20 +166,24 @@ func (c *Config) Validate() error {
 	bad := func(format string, a ...any) { problems = append(problems, fmt.Sprintf(format, a...)) }
 
 	host, port, err := net.SplitHostPort(c.Addr)
-	if err != nil {
+	addrOK := err == nil
+	if !addrOK {
 		bad("PULSE_ADDR %q: use host:port, e.g. 127.0.0.1:8080 or :8080", c.Addr)
-	} else if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+	} else if p, perr := strconv.Atoi(port); perr != nil || p < 1 || p > 65535 {
+		addrOK = false
 		bad("PULSE_ADDR %q: the port must be a number from 1 to 65535", c.Addr)
 	}
-	if c.BaseURL == "" && err == nil {
+	if c.BaseURL == "" && addrOK {
 		if host == "" || host == "0.0.0.0" || host == "::" {
 			host = "localhost"
 		}
 		c.BaseURL = "http://" + net.JoinHostPort(host, port)
 	}
 	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
-	if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-		bad("PULSE_BASE_URL %q: use an absolute http:// or https:// URL such as https://pulse.example.com", c.BaseURL)
+	if c.BaseURL != "" || addrOK {
+		if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			bad("PULSE_BASE_URL %q: use an absolute http:// or https:// URL such as https://pulse.example.com", c.BaseURL)
+		}
 	}
 	if strings.TrimSpace(c.DataDir) == "" {
 		bad("PULSE_DATA_DIR is empty: name a directory Pulse may write to, e.g. ./data")
