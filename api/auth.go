@@ -1,6 +1,8 @@
 package api
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"net/http"
 	"net/url"
@@ -235,17 +237,27 @@ func (l *loginLimiter) allow(ip, email string) bool {
 	get := func(key string, r rate.Limit, b int) *rate.Limiter {
 		e, ok := l.byKey[key]
 		if !ok {
+			if len(l.byKey) >= maxLimiterKeys {
+				return nil // under a flood, new keys are refused rather than stored
+			}
 			e = &limiterEntry{lim: rate.NewLimiter(r, b)}
 			l.byKey[key] = e
 		}
 		e.seen = now
 		return e.lim
 	}
-	email, _ = survey.NormalizeEmail(email)
-	ipOK := get("ip:"+ip, l.perIP, l.ipBurst).AllowN(now, 1)
-	mailOK := get("email:"+email, l.perMail, l.burst).AllowN(now, 1)
-	return ipOK && mailOK
+	ipLim := get("ip:"+ip, l.perIP, l.ipBurst)
+	if ipLim == nil || !ipLim.AllowN(now, 1) {
+		return false
+	}
+	// Emails are keyed by their hash: a huge "email" costs no memory.
+	sum := sha256.Sum256([]byte(strings.ToLower(strings.TrimSpace(email))))
+	mailLim := get("email:"+hex.EncodeToString(sum[:16]), l.perMail, l.burst)
+	return mailLim != nil && mailLim.AllowN(now, 1)
 }
+
+// maxLimiterKeys bounds the limiter's memory.
+const maxLimiterKeys = 100_000
 
 type setupForm struct {
 	OrgName      string `form:"org_name"`

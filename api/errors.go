@@ -38,6 +38,8 @@ func classify(err error) (int, apiError) {
 		return http.StatusForbidden, apiError{Code: "forbidden", Message: "You do not have access to this."}
 	case errors.Is(err, survey.ErrNotFound):
 		return http.StatusNotFound, apiError{Code: "not_found", Message: "Not found."}
+	case errors.Is(err, survey.ErrTokenSpent):
+		return http.StatusConflict, apiError{Code: "token_spent", Message: "This token was already used: your answers are already counted."}
 	case errors.Is(err, survey.ErrConflict):
 		return http.StatusConflict, apiError{Code: "conflict", Message: conflictMessage(err)}
 	case errors.Is(err, survey.ErrExpired):

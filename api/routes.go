@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 
@@ -25,7 +26,7 @@ func (s *Server) routes(e *echo.Echo) {
 		middleware.RequestIDWithConfig(middleware.RequestIDConfig{Skipper: anonymousRoute}),
 		s.requestLogger,
 		middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true, LogErrorFunc: s.logPanic}),
-		middleware.BodyLimit("1M"),
+		// Headers first, so that every response, errors included, carries them.
 		middleware.SecureWithConfig(middleware.SecureConfig{
 			XSSProtection:         "0",
 			ContentTypeNosniff:    "nosniff",
@@ -35,14 +36,22 @@ func (s *Server) routes(e *echo.Echo) {
 			ReferrerPolicy:        "no-referrer",
 		}),
 		permissionsPolicy,
+		s.cacheControl,
+		middleware.BodyLimit("1M"),
+		formBodyLimit,
 		middleware.GzipWithConfig(middleware.GzipConfig{Level: 5, MinLength: 1024}),
 		middleware.ContextTimeoutWithConfig(middleware.ContextTimeoutConfig{Timeout: 30e9}),
-		s.cacheControl,
 	)
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 	e.StaticFS("/static", frontend.Static())
+
+	// Employees answering: no session, no CSRF cookie, anonymous logging.
+	e.GET("/s/:secret", s.surveyPage)
+	e.GET("/api/v1/survey/rounds/:round/manifest", s.surveyManifest)
+	e.POST("/api/v1/survey/issue", s.surveyIssue)
+	e.POST("/api/v1/survey/ballots", s.surveyBallot)
 
 	// Pages: sessions and CSRF protection.
 	pages := e.Group("", s.csrf(), s.loadPrincipal)
@@ -61,6 +70,23 @@ func (s *Server) routes(e *echo.Echo) {
 	v1 := e.Group("/api/v1", s.csrf(), s.loadPrincipal)
 	v1.GET("/me", s.apiMe, s.requireRole(survey.RoleLeader))
 	v1.GET("/org/teams", s.apiTeams, s.requireRole(survey.RoleLeader))
+}
+
+// formBodyLimit parses form bodies up front so that one over the body
+// limit without a Content-Length is a 413, not a missing CSRF token.
+func formBodyLimit(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ct := c.Request().Header.Get(echo.HeaderContentType)
+		if c.Request().Method == http.MethodPost && (strings.HasPrefix(ct, echo.MIMEApplicationForm) || strings.HasPrefix(ct, echo.MIMEMultipartForm)) {
+			if _, err := c.FormParams(); err != nil {
+				if errors.Is(err, echo.ErrStatusRequestEntityTooLarge) {
+					return echo.ErrStatusRequestEntityTooLarge
+				}
+				return echo.NewHTTPError(http.StatusBadRequest, "The form could not be read.")
+			}
+		}
+		return next(c)
+	}
 }
 
 func hstsAge(secure bool) int {

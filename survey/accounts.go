@@ -202,7 +202,7 @@ func (s *AccountService) Setup(ctx context.Context, org *SettingsInput, in Accep
 		if org != nil {
 			if err := org.validate(); err != nil {
 				for k, m := range err.(*ValidationError).Fields {
-					v.add(k, m)
+					v.add("org_"+k, m)
 				}
 			}
 		}

@@ -26,12 +26,16 @@ type Services struct {
 	Org      *OrgService
 	Accounts *AccountService
 	Programs *ProgramService
+	Rounds   *RoundService
 }
 
 // Options tune the services; the zero value is production's.
 type Options struct {
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Keyring encrypts round keys and derives invitation links; rounds
+	// cannot launch or issue tokens without it.
+	Keyring *Keyring
 	// BcryptCost overrides the password hashing cost (tests use the minimum).
 	BcryptCost int
 }
@@ -49,6 +53,7 @@ func New(db *gorm.DB, o Options) *Services {
 		Org:      org,
 		Accounts: &AccountService{db: db, now: now, org: org, cost: o.BcryptCost},
 		Programs: &ProgramService{db: db, now: now},
+		Rounds:   &RoundService{db: db, now: now, keys: o.Keyring},
 	}
 }
 
@@ -78,3 +83,5 @@ func hashToken(token string) string {
 func tx(ctx context.Context, db *gorm.DB, fn func(tx *gorm.DB) error) error {
 	return db.WithContext(ctx).Transaction(fn)
 }
+
+func encodeB64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }

@@ -23,11 +23,17 @@ type Config struct {
 	BaseURL     string
 	DataDir     string
 	DatabaseURL string
-	LogFormat   string
-	LogLevel    string
-	TrustProxy  bool
-	SessionTTL  time.Duration
-	Demo        bool
+	// SecretKeyFile holds the instance secret (64 hex characters) that
+	// encrypts round keys at rest and derives invitation links.
+	SecretKeyFile string
+	LogFormat     string
+	LogLevel      string
+	TrustProxy    bool
+	SessionTTL    time.Duration
+	Demo          bool
+
+	// announceKey logs the creation of a new secret key (serve only).
+	announceKey bool
 }
 
 // setting describes one configuration value: its flag, env variable and help.
@@ -46,6 +52,7 @@ func settings() []setting {
 		{"base-url", "PULSE_BASE_URL", "public URL of this server, used in links (default: from the listen address)", "", str(func(c *Config) *string { return &c.BaseURL })},
 		{"data-dir", "PULSE_DATA_DIR", "directory for the SQLite database and keys", "data", str(func(c *Config) *string { return &c.DataDir })},
 		{"database-url", "PULSE_DATABASE_URL", "PostgreSQL URL (postgres://...); empty uses the embedded SQLite database", "", str(func(c *Config) *string { return &c.DatabaseURL })},
+		{"secret-key-file", "PULSE_SECRET_KEY_FILE", "file with the instance secret key; created if missing (default: <data dir>/secret.key)", "", str(func(c *Config) *string { return &c.SecretKeyFile })},
 		{"log-format", "PULSE_LOG_FORMAT", "log format: text or json", "text", str(func(c *Config) *string { return &c.LogFormat })},
 		{"log-level", "PULSE_LOG_LEVEL", "log level: debug, info, warn or error", "info", str(func(c *Config) *string { return &c.LogLevel })},
 		{"trust-proxy", "PULSE_TRUST_PROXY", "take client IPs from X-Forwarded-For (only behind a reverse proxy)", "false", func(c *Config, v string) error {
@@ -197,6 +204,13 @@ func (c *Config) Validate() error {
 			bad("PULSE_DATABASE_URL is not a valid URL: use postgres://user:password@host:5432/dbname")
 		}
 	}
+	if c.SecretKeyFile != "" {
+		if strings.ContainsRune(c.SecretKeyFile, 0) {
+			bad("PULSE_SECRET_KEY_FILE is not a usable file name")
+		} else if fi, err := os.Stat(c.SecretKeyFile); err == nil && fi.IsDir() {
+			bad("PULSE_SECRET_KEY_FILE %q is a directory, not a file", c.SecretKeyFile)
+		}
+	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		bad("PULSE_LOG_FORMAT %q: use text or json", c.LogFormat)
 	}
@@ -220,6 +234,14 @@ func (c *Config) SQLitePath() string {
 		return filepath.Join(c.DataDir, "demo.db")
 	}
 	return filepath.Join(c.DataDir, "pulse.db")
+}
+
+// KeyFile is where the instance secret key lives.
+func (c *Config) KeyFile() string {
+	if c.SecretKeyFile != "" {
+		return c.SecretKeyFile
+	}
+	return filepath.Join(c.DataDir, "secret.key")
 }
 
 // DBOptions says which database to open.

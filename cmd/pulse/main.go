@@ -120,7 +120,8 @@ func newLoggers(cfg *Config, w io.Writer) (*slog.Logger, *slog.Logger) {
 }
 
 // openServices opens the database, migrates it and builds the services.
-func openServices(ctx context.Context, cfg *Config, log *slog.Logger) (*survey.Services, func(), error) {
+// Only commands that run rounds load the instance secret key (withKeys).
+func openServices(ctx context.Context, cfg *Config, log *slog.Logger, withKeys bool) (*survey.Services, func(), error) {
 	db, err := survey.OpenDB(ctx, cfg.DBOptions())
 	if err != nil {
 		return nil, nil, err
@@ -135,7 +136,18 @@ func openServices(ctx context.Context, cfg *Config, log *slog.Logger) (*survey.S
 		return nil, nil, fmt.Errorf("database migration failed: %v", err)
 	}
 	log.Debug("database ready", "dialect", db.Dialector.Name(), "schema", migrations.Latest())
-	svc := survey.New(db, survey.Options{})
+	var keys *survey.Keyring
+	if withKeys {
+		var created bool
+		if keys, created, err = loadKeyring(cfg.KeyFile()); err != nil {
+			closeDB()
+			return nil, nil, err
+		}
+		if created && cfg.announceKey {
+			log.Info("created the instance secret key; back it up with the database", "file", cfg.KeyFile())
+		}
+	}
+	svc := survey.New(db, survey.Options{Keyring: keys})
 	if err := svc.Programs.SyncBuiltinQuestions(ctx); err != nil {
 		closeDB()
 		return nil, nil, err
@@ -144,7 +156,8 @@ func openServices(ctx context.Context, cfg *Config, log *slog.Logger) (*survey.S
 }
 
 func execute(ctx context.Context, cmd string, cfg *Config, log, anonLog *slog.Logger, stdout io.Writer) error {
-	svc, closeDB, err := openServices(ctx, cfg, log)
+	cfg.announceKey = cmd == "serve"
+	svc, closeDB, err := openServices(ctx, cfg, log, cmd != "migrate")
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,401 @@
+package survey
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+)
+
+// Limits of a ballot.
+const (
+	MaxCommentRunes = 2000
+	MinAnswer       = 1
+	MaxAnswer       = 5
+)
+
+// ErrTokenSpent means the token was already used for a ballot.
+var ErrTokenSpent = fmt.Errorf("this token was already used: %w", ErrConflict)
+
+// Manifest is the public key manifest of a round: the same bytes for every
+// caller, so nobody can be handed a personal key.
+type Manifest struct {
+	Version string        `json:"version"`
+	Round   uint          `json:"round"`
+	Keys    []ManifestKey `json:"keys"`
+}
+
+// ManifestKey is one unit's public key.
+type ManifestKey struct {
+	Unit  uint   `json:"unit"`
+	KeyID string `json:"key_id"`
+	SPKI  string `json:"spki"` // base64url, no padding
+}
+
+// Manifest returns the round's manifest bytes and their SHA-256 (hex).
+func (s *RoundService) Manifest(ctx context.Context, roundID uint) ([]byte, string, error) {
+	var keys []RoundKey
+	if err := s.db.WithContext(ctx).Select("round_id, unit_id, key_id, public_key").Where("round_id = ?", roundID).
+		Order("unit_id").Find(&keys).Error; err != nil {
+		return nil, "", dbErr("manifest", err)
+	}
+	if len(keys) == 0 {
+		return nil, "", fmt.Errorf("survey: manifest: %w", ErrNotFound)
+	}
+	m := Manifest{Version: "pulse-manifest/v1", Round: roundID, Keys: make([]ManifestKey, len(keys))}
+	for i, k := range keys {
+		m.Keys[i] = ManifestKey{Unit: k.UnitID, KeyID: k.KeyID, SPKI: encodeB64(k.PublicKey)}
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, "", err
+	}
+	sum := sha256.Sum256(b)
+	return b, hex.EncodeToString(sum[:]), nil
+}
+
+// SurveyView is what an invitee's link shows: the round, its questions and
+// the key their browser must use. It says nothing about any ballot.
+type SurveyView struct {
+	Round        Round
+	UnitID       uint
+	KeyID        string
+	ManifestHash string
+	TokenIssued  bool
+	Questions    []RoundQuestion
+	OrgName      string
+}
+
+// SurveyBySecret resolves an invitation link.
+func (s *RoundService) SurveyBySecret(ctx context.Context, secret string) (*SurveyView, error) {
+	db := s.db.WithContext(ctx)
+	var inv Invitation
+	if err := db.Where("secret_hash = ?", hashToken(secret)).First(&inv).Error; err != nil {
+		return nil, dbErr("survey", err)
+	}
+	v := &SurveyView{UnitID: inv.UnitID, TokenIssued: inv.TokenIssued}
+	if err := db.First(&v.Round, inv.RoundID).Error; err != nil {
+		return nil, dbErr("survey round", err)
+	}
+	var key RoundKey
+	if err := db.Select("key_id").Where("round_id = ? AND unit_id = ?", inv.RoundID, inv.UnitID).First(&key).Error; err != nil {
+		return nil, dbErr("survey key", err)
+	}
+	v.KeyID = key.KeyID
+	if err := db.Where("round_id = ?", inv.RoundID).Order("position").Find(&v.Questions).Error; err != nil {
+		return nil, dbErr("survey questions", err)
+	}
+	var st Settings
+	if err := db.First(&st, 1).Error; err == nil {
+		v.OrgName = st.Name
+	}
+	var err error
+	if _, v.ManifestHash, err = s.Manifest(ctx, inv.RoundID); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// open reports whether a round accepts tokens and ballots now.
+func (s *RoundService) open(r *Round) bool {
+	return r.Status == RoundOpen && s.now().Before(r.ClosesAt)
+}
+
+// IssueToken blind-signs the invitee's blinded message: exactly one token
+// per invitation. A retry with the same blinded message gets the same
+// signature; a different one is ErrConflict.
+func (s *RoundService) IssueToken(ctx context.Context, secret string, blinded []byte) ([]byte, error) {
+	if len(blinded) != tokenKeyBits/8 {
+		return nil, &ValidationError{Fields: map[string]string{"blinded_msg": fmt.Sprintf("must be %d bytes", tokenKeyBits/8)}}
+	}
+	db := s.db.WithContext(ctx)
+	var inv Invitation
+	if err := db.Where("secret_hash = ?", hashToken(secret)).First(&inv).Error; err != nil {
+		return nil, dbErr("issue", err)
+	}
+	var r Round
+	if err := db.First(&r, inv.RoundID).Error; err != nil {
+		return nil, dbErr("issue round", err)
+	}
+	if !s.open(&r) {
+		return nil, fmt.Errorf("survey: issue: %w", ErrRoundClosed)
+	}
+	sum := sha256.Sum256(blinded)
+	bh := hex.EncodeToString(sum[:])
+	already := func(inv *Invitation) ([]byte, error) {
+		if inv.BlindedHash == bh {
+			return inv.BlindSignature, nil
+		}
+		return nil, Conflict("a token was already issued for this invitation")
+	}
+	if inv.TokenIssued {
+		return already(&inv)
+	}
+	var key RoundKey
+	if err := db.Where("round_id = ? AND unit_id = ?", inv.RoundID, inv.UnitID).First(&key).Error; err != nil {
+		return nil, dbErr("issue key", err)
+	}
+	if key.PrivateKey == nil {
+		return nil, fmt.Errorf("survey: issue: %w", ErrRoundClosed)
+	}
+	sk, err := s.keys.open(key.RoundID, key.UnitID, key.PrivateKey)
+	if err != nil {
+		return nil, fmt.Errorf("survey: issue: %w", err)
+	}
+	sig, err := blindSign(sk, blinded)
+	if err != nil {
+		return nil, &ValidationError{Fields: map[string]string{"blinded_msg": "is not a valid blinded message for this key"}}
+	}
+	// Exactly once: only the request that flips token_issued wins.
+	res := db.Model(&Invitation{}).Where("id = ? AND token_issued = ?", inv.ID, false).
+		Updates(map[string]any{"token_issued": true, "blinded_hash": bh, "blind_signature": sig})
+	if res.Error != nil {
+		return nil, dbErr("issue", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		if err := db.First(&inv, inv.ID).Error; err != nil {
+			return nil, dbErr("issue", err)
+		}
+		return already(&inv)
+	}
+	return sig, nil
+}
+
+// BallotInput is an anonymous submission: a token and the answers.
+type BallotInput struct {
+	KeyID     string
+	Message   []byte // the prepared message that was signed
+	Signature []byte
+	Answers   map[uint]int
+	Comment   string
+}
+
+// boxPayload is how a ballot waits in the box until close.
+type boxPayload struct {
+	Answers map[string]int `json:"a"`
+	Comment string         `json:"c,omitempty"`
+}
+
+// SubmitBallot checks a token and writes the ballot durably into the box.
+func (s *RoundService) SubmitBallot(ctx context.Context, in BallotInput) error {
+	db := s.db.WithContext(ctx)
+	var key RoundKey
+	if err := db.Select("round_id, unit_id, key_id, public_key").Where("key_id = ?", strings.ToLower(in.KeyID)).First(&key).Error; err != nil {
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return &ValidationError{Fields: map[string]string{"key_id": "is not a key of any round"}}
+		}
+		return dbErr("submit", err)
+	}
+	roundID, unitID, ok := parsePrepared(in.Message)
+	if !ok {
+		return &ValidationError{Fields: map[string]string{"message": "is not a Pulse token message"}}
+	}
+	if roundID != key.RoundID || unitID != key.UnitID {
+		return &ValidationError{Fields: map[string]string{"message": "names another round or group than its key"}}
+	}
+	if err := verifyToken(key.PublicKey, in.Message, in.Signature); err != nil {
+		return &ValidationError{Fields: map[string]string{"signature": "does not verify with the key"}}
+	}
+	var qs []RoundQuestion
+	if err := db.Where("round_id = ?", key.RoundID).Find(&qs).Error; err != nil {
+		return dbErr("submit questions", err)
+	}
+	v := validation{}
+	known := map[uint]bool{}
+	for _, q := range qs {
+		known[q.QuestionID] = true
+		a, ok := in.Answers[q.QuestionID]
+		switch {
+		case !ok:
+			v.add("answers."+strconv.FormatUint(uint64(q.QuestionID), 10), "please answer this statement")
+		case a < MinAnswer || a > MaxAnswer:
+			v.add("answers."+strconv.FormatUint(uint64(q.QuestionID), 10), fmt.Sprintf("choose a value from %d to %d", MinAnswer, MaxAnswer))
+		}
+	}
+	for id := range in.Answers {
+		if !known[id] {
+			v.add("answers."+strconv.FormatUint(uint64(id), 10), "is not a question of this round")
+		}
+	}
+	comment := strings.TrimSpace(in.Comment)
+	if !utf8.ValidString(comment) {
+		v.add("comment", "is not valid text")
+	} else if utf8.RuneCountInString(comment) > MaxCommentRunes {
+		v.add("comment", fmt.Sprintf("use at most %d characters", MaxCommentRunes))
+	}
+	if err := v.err(); err != nil {
+		return err
+	}
+	payload := boxPayload{Answers: map[string]int{}, Comment: comment}
+	for id, a := range in.Answers {
+		payload.Answers[strconv.FormatUint(uint64(id), 10)] = a
+	}
+	body, err := json.Marshal(payload)
+	if err != nil {
+		return err
+	}
+	id, err := uuid.NewRandom()
+	if err != nil {
+		return err
+	}
+	err = tx(ctx, s.db, func(tx *gorm.DB) error {
+		r, err := lockRound(tx, key.RoundID, false)
+		if err != nil {
+			return err
+		}
+		if !s.open(r) {
+			return ErrRoundClosed
+		}
+		if err := tx.Create(&SpentToken{Nullifier: nullifier(in.Message), RoundID: key.RoundID}).Error; err != nil {
+			if errors.Is(err, gorm.ErrDuplicatedKey) {
+				return ErrTokenSpent
+			}
+			return err
+		}
+		return tx.Create(&BoxBallot{ID: id.String(), RoundID: key.RoundID, UnitID: key.UnitID, Payload: body}).Error
+	})
+	if err != nil {
+		return dbErr("submit", err)
+	}
+	return nil
+}
+
+// Close ends an open round: in one transaction it moves the ballot box, in
+// shuffled order, into the result tables, empties the box, forgets spent
+// tokens and destroys the private keys. Then it compacts the box's storage
+// and runs AfterClose (the release).
+func (s *RoundService) Close(ctx context.Context, roundID uint) error {
+	err := tx(ctx, s.db, func(tx *gorm.DB) error {
+		r, err := lockRound(tx, roundID, true)
+		if err != nil {
+			return err
+		}
+		if r.Status != RoundOpen {
+			return Conflict(fmt.Sprintf("round %d is %s, not open", roundID, r.Status))
+		}
+		var box []BoxBallot
+		if err := tx.Where("round_id = ?", roundID).Find(&box).Error; err != nil {
+			return err
+		}
+		if err := shuffle(len(box), func(i, j int) { box[i], box[j] = box[j], box[i] }); err != nil {
+			return err
+		}
+		ballots := make([]Ballot, 0, len(box))
+		var answers []Answer
+		var comments []Comment
+		for _, b := range box {
+			var p boxPayload
+			if err := json.Unmarshal(b.Payload, &p); err != nil {
+				return fmt.Errorf("ballot box entry unreadable: %w", err)
+			}
+			id, err := uuid.NewRandom()
+			if err != nil {
+				return err
+			}
+			ballots = append(ballots, Ballot{ID: id.String(), RoundID: roundID, UnitID: b.UnitID})
+			for q, v := range p.Answers {
+				qid, err := strconv.ParseUint(q, 10, 32)
+				if err != nil {
+					return fmt.Errorf("ballot box entry has a bad question id")
+				}
+				answers = append(answers, Answer{BallotID: id.String(), QuestionID: uint(qid), Value: v})
+			}
+			if p.Comment != "" {
+				cid, err := uuid.NewRandom()
+				if err != nil {
+					return err
+				}
+				comments = append(comments, Comment{ID: cid.String(), RoundID: roundID, UnitID: b.UnitID, Text: p.Comment})
+			}
+		}
+		// Comments are shuffled on their own so their order says nothing
+		// about the ballots' order either.
+		if err := shuffle(len(comments), func(i, j int) { comments[i], comments[j] = comments[j], comments[i] }); err != nil {
+			return err
+		}
+		if len(ballots) > 0 {
+			if err := tx.CreateInBatches(ballots, 1000).Error; err != nil {
+				return err
+			}
+			if err := tx.CreateInBatches(answers, 1000).Error; err != nil {
+				return err
+			}
+		}
+		if len(comments) > 0 {
+			if err := tx.CreateInBatches(comments, 500).Error; err != nil {
+				return err
+			}
+		}
+		if err := tx.Where("round_id = ?", roundID).Delete(&BoxBallot{}).Error; err != nil {
+			return err
+		}
+		if err := tx.Where("round_id = ?", roundID).Delete(&SpentToken{}).Error; err != nil {
+			return err
+		}
+		if err := tx.Model(&RoundKey{}).Where("round_id = ?", roundID).Update("private_key", nil).Error; err != nil {
+			return err
+		}
+		now := s.now()
+		return tx.Model(&Round{}).Where("id = ?", roundID).Updates(map[string]any{"status": RoundClosed, "closed_at": now, "updated_at": now}).Error
+	})
+	if err != nil {
+		return dbErr("close", err)
+	}
+	if err := compactBox(ctx, s.db); err != nil {
+		return fmt.Errorf("survey: close: compact ballot box: %w", err)
+	}
+	if s.AfterClose != nil {
+		if err := s.AfterClose(ctx, roundID); err != nil {
+			return fmt.Errorf("survey: close: after close: %w", err)
+		}
+	}
+	return nil
+}
+
+// compactBox removes what deleted box rows may leave behind: VACUUM on
+// PostgreSQL; on SQLite deleted pages are overwritten (secure_delete) and
+// the write-ahead log is checkpointed and truncated.
+func compactBox(ctx context.Context, db *gorm.DB) error {
+	db = db.WithContext(ctx)
+	if db.Dialector.Name() == "postgres" {
+		if err := db.Exec("VACUUM ballot_box").Error; err != nil {
+			return err
+		}
+		return db.Exec("VACUUM spent_tokens").Error
+	}
+	return db.Exec("PRAGMA wal_checkpoint(TRUNCATE)").Error
+}
+
+// shuffle is a Fisher-Yates shuffle driven by crypto/rand.
+func shuffle(n int, swap func(i, j int)) error {
+	for i := n - 1; i > 0; i-- {
+		j, err := rand.Int(rand.Reader, big.NewInt(int64(i+1)))
+		if err != nil {
+			return err
+		}
+		swap(i, int(j.Int64()))
+	}
+	return nil
+}
+
+// decodeB64 accepts base64url with or without padding.
+func decodeB64(s string) ([]byte, error) {
+	return base64.RawURLEncoding.DecodeString(strings.TrimRight(s, "="))
+}
+
+// DecodeB64 is the wire decoding of tokens and messages (base64url).
+func DecodeB64(s string) ([]byte, error) { return decodeB64(s) }
+
+// EncodeB64 is the wire encoding of tokens and messages (base64url, no padding).
+func EncodeB64(b []byte) string { return encodeB64(b) }

@@ -1,0 +1,357 @@
+package survey
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sort"
+	"sync"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// RoundService launches and closes rounds, issues tokens and keeps the
+// ballot box (ANONYMITY.md sections 1 and 2).
+type RoundService struct {
+	db   *gorm.DB
+	now  func() time.Time
+	keys *Keyring
+	// AfterClose, when set, runs after a round closed (the release step).
+	AfterClose func(ctx context.Context, roundID uint) error
+}
+
+// InviteLink is one invitee's personal survey link secret.
+type InviteLink struct {
+	PersonID uint
+	Email    string
+	Name     string
+	Secret   string
+}
+
+// unitPlan is the snapshot of one team at launch.
+type unitPlan struct {
+	team    *TeamNode
+	direct  int  // active people directly in the team
+	pending int  // invitees gathered here while merging upward
+	isUnit  bool // a token unit of its own
+	unitID  uint
+}
+
+// planUnits assigns every active team its token unit: the team itself when
+// at least k invitees gather there (its own plus those of small sub-teams
+// merged upward), else the unit of its parent. The root always ends up a
+// unit; if it has fewer than k invitees of its own, its smallest top-level
+// units are folded into it until it has k.
+func planUnits(tree *Tree, direct map[uint]int, k int) map[uint]*unitPlan {
+	plans := map[uint]*unitPlan{}
+	var post func(n *TeamNode) *unitPlan
+	post = func(n *TeamNode) *unitPlan {
+		p := &unitPlan{team: n, direct: direct[n.ID]}
+		plans[n.ID] = p
+		p.pending = p.direct
+		for _, c := range n.Children {
+			if c.ArchivedAt != nil {
+				continue
+			}
+			cp := post(c)
+			if !cp.isUnit {
+				p.pending += cp.pending
+			}
+		}
+		p.isUnit = p.pending >= k
+		return p
+	}
+	root := post(tree.Root)
+	if !root.isUnit {
+		// Fold the smallest top-level units into the root until it has k.
+		for root.pending < k {
+			var top []*unitPlan
+			var find func(n *TeamNode)
+			find = func(n *TeamNode) {
+				for _, c := range n.Children {
+					if cp, ok := plans[c.ID]; ok {
+						if cp.isUnit {
+							top = append(top, cp)
+						} else {
+							find(c)
+						}
+					}
+				}
+			}
+			find(tree.Root)
+			if len(top) == 0 {
+				break
+			}
+			sort.Slice(top, func(i, j int) bool {
+				if top[i].pending != top[j].pending {
+					return top[i].pending < top[j].pending
+				}
+				return top[i].team.ID < top[j].team.ID
+			})
+			top[0].isUnit = false
+			root.pending += top[0].pending
+		}
+		root.isUnit = true
+	}
+	var pre func(n *TeamNode, unit uint)
+	pre = func(n *TeamNode, unit uint) {
+		p, ok := plans[n.ID]
+		if !ok {
+			return
+		}
+		if p.isUnit {
+			unit = n.ID
+		}
+		p.unitID = unit
+		for _, c := range n.Children {
+			pre(c, unit)
+		}
+	}
+	pre(tree.Root, tree.Root.ID)
+	return plans
+}
+
+// pickQuestions chooses a round's items: every core item, then rotating
+// items in program order, starting where the previous round stopped, so the
+// whole selection is covered over successive rounds.
+func pickQuestions(qs []Question, perRound, number int) []Question {
+	var core, rot []Question
+	for _, q := range qs {
+		if q.Core {
+			core = append(core, q)
+		} else {
+			rot = append(rot, q)
+		}
+	}
+	out := append([]Question{}, core...)
+	m := perRound - len(core)
+	if m > len(rot) {
+		m = len(rot)
+	}
+	for i := 0; i < m; i++ {
+		out = append(out, rot[((number-1)*m+i)%len(rot)])
+	}
+	return out
+}
+
+// Launch opens a new round of a program: it snapshots the hierarchy,
+// invitees and questions, generates one signing key per token unit and
+// creates one invitation per active person.
+func (s *RoundService) Launch(ctx context.Context, programID uint) (*Round, error) {
+	if s.keys == nil {
+		return nil, errors.New("survey: launch: no keyring configured")
+	}
+	db := s.db.WithContext(ctx)
+	var prog Program
+	if err := db.First(&prog, programID).Error; err != nil {
+		return nil, dbErr("launch", err)
+	}
+	var qs []Question
+	if err := db.Joins("JOIN program_questions pq ON pq.question_id = questions.id").
+		Where("pq.program_id = ?", programID).Order("pq.position").Find(&qs).Error; err != nil {
+		return nil, dbErr("launch questions", err)
+	}
+	tree, err := loadTree(db)
+	if err != nil {
+		return nil, err
+	}
+	if tree.Root == nil {
+		return nil, Conflict("the organisation has no teams yet")
+	}
+	var people []Person
+	if err := db.Where("active = ?", true).Order("id").Find(&people).Error; err != nil {
+		return nil, dbErr("launch people", err)
+	}
+	direct := map[uint]int{}
+	var invitees []Person
+	for _, p := range people {
+		if n := tree.ByID[p.TeamID]; n != nil && n.ArchivedAt == nil {
+			direct[p.TeamID]++
+			invitees = append(invitees, p)
+		}
+	}
+	k := prog.MinGroupSize
+	if len(invitees) < k {
+		return nil, Conflict(fmt.Sprintf("only %d active people: a round needs at least the minimum group size (%d) of invitees", len(invitees), k))
+	}
+	plans := planUnits(tree, direct, k)
+	unitIDs := []uint{}
+	for id, p := range plans {
+		if p.isUnit && p.pending > 0 {
+			unitIDs = append(unitIDs, id)
+		}
+	}
+	sort.Slice(unitIDs, func(i, j int) bool { return unitIDs[i] < unitIDs[j] })
+	keys, err := generateKeys(len(unitIDs))
+	if err != nil {
+		return nil, fmt.Errorf("survey: launch: keys: %w", err)
+	}
+
+	var round Round
+	err = tx(ctx, s.db, func(tx *gorm.DB) error {
+		var open int64
+		if err := tx.Model(&Round{}).Where("program_id = ? AND status = ?", programID, RoundOpen).Count(&open).Error; err != nil {
+			return err
+		}
+		if open > 0 {
+			return Conflict("a round of this program is still open: close it first")
+		}
+		var last struct{ N int }
+		if err := tx.Model(&Round{}).Select("COALESCE(MAX(number), 0) AS n").Where("program_id = ?", programID).Scan(&last).Error; err != nil {
+			return err
+		}
+		now := s.now()
+		round = Round{ProgramID: programID, Number: last.N + 1, Status: RoundOpen, MinGroupSize: k, OpensAt: now,
+			ClosesAt: now.Add(time.Duration(prog.OpenDays) * 24 * time.Hour), LaunchedAt: &now}
+		if err := tx.Create(&round).Error; err != nil {
+			return err
+		}
+		picked := pickQuestions(qs, prog.ItemsPerRound, round.Number)
+		rqs := make([]RoundQuestion, len(picked))
+		for i, q := range picked {
+			rqs[i] = RoundQuestion{RoundID: round.ID, QuestionID: q.ID, Position: i, Dimension: q.Dimension, Facet: q.Facet, Text: q.Text, Core: q.Core}
+		}
+		if err := tx.CreateInBatches(rqs, 200).Error; err != nil {
+			return err
+		}
+		var rts []RoundTeam
+		for _, n := range tree.Order {
+			p, ok := plans[n.ID]
+			if !ok {
+				continue
+			}
+			rts = append(rts, RoundTeam{RoundID: round.ID, TeamID: n.ID, ParentTeamID: n.ParentID, Name: n.Name, UnitID: p.unitID, Invited: p.direct})
+		}
+		if err := tx.CreateInBatches(rts, 500).Error; err != nil {
+			return err
+		}
+		rks := make([]RoundKey, len(unitIDs))
+		for i, u := range unitIDs {
+			sealed, err := s.keys.seal(round.ID, u, keys[i].private)
+			if err != nil {
+				return err
+			}
+			rks[i] = RoundKey{RoundID: round.ID, UnitID: u, KeyID: keys[i].keyID, PublicKey: keys[i].spki, PrivateKey: sealed}
+		}
+		if err := tx.CreateInBatches(rks, 200).Error; err != nil {
+			return err
+		}
+		invs := make([]Invitation, len(invitees))
+		for i, p := range invitees {
+			invs[i] = Invitation{RoundID: round.ID, PersonID: p.ID, TeamID: p.TeamID, UnitID: plans[p.TeamID].unitID,
+				SecretHash: hashToken(s.keys.linkSecret(round.ID, p.ID))}
+		}
+		return tx.CreateInBatches(invs, 500).Error
+	})
+	if err != nil {
+		return nil, dbErr("launch", err)
+	}
+	return &round, nil
+}
+
+// generateKeys makes n RSA keys on all cores.
+func generateKeys(n int) ([]*unitKey, error) {
+	out := make([]*unitKey, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				out[i], errs[i] = generateUnitKey()
+			}
+		}()
+	}
+	for i := 0; i < n; i++ {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return out, errors.Join(errs...)
+}
+
+// Round returns one round.
+func (s *RoundService) Round(ctx context.Context, id uint) (*Round, error) {
+	var r Round
+	if err := s.db.WithContext(ctx).First(&r, id).Error; err != nil {
+		return nil, dbErr("round", err)
+	}
+	return &r, nil
+}
+
+// RoundSummary is a round with its participation counts.
+type RoundSummary struct {
+	Round
+	ProgramName  string
+	Invited      int
+	TokensIssued int
+}
+
+// Rounds lists rounds, newest first, with invited and token counts.
+func (s *RoundService) Rounds(ctx context.Context) ([]RoundSummary, error) {
+	var out []RoundSummary
+	err := s.db.WithContext(ctx).Table("rounds").
+		Select("rounds.*, programs.name AS program_name, "+
+			"(SELECT COUNT(*) FROM invitations i WHERE i.round_id = rounds.id) AS invited, "+
+			"(SELECT COUNT(*) FROM invitations i WHERE i.round_id = rounds.id AND i.token_issued = ?) AS tokens_issued", true).
+		Joins("JOIN programs ON programs.id = rounds.program_id").
+		Order("rounds.id DESC").Scan(&out).Error
+	if err != nil {
+		return nil, dbErr("rounds", err)
+	}
+	return out, nil
+}
+
+// Links re-derives the personal links of an open round's invitees.
+func (s *RoundService) Links(ctx context.Context, roundID uint) ([]InviteLink, error) {
+	if s.keys == nil {
+		return nil, errors.New("survey: links: no keyring configured")
+	}
+	r, err := s.Round(ctx, roundID)
+	if err != nil {
+		return nil, err
+	}
+	if r.Status != RoundOpen {
+		return nil, fmt.Errorf("survey: links: %w", ErrRoundClosed)
+	}
+	var rows []struct {
+		PersonID uint
+		Email    string
+		Name     string
+	}
+	err = s.db.WithContext(ctx).Table("invitations").Select("invitations.person_id, people.email, people.name").
+		Joins("JOIN people ON people.id = invitations.person_id").Where("invitations.round_id = ?", roundID).
+		Order("people.email").Scan(&rows).Error
+	if err != nil {
+		return nil, dbErr("links", err)
+	}
+	out := make([]InviteLink, len(rows))
+	for i, r := range rows {
+		out[i] = InviteLink{PersonID: r.PersonID, Email: r.Email, Name: r.Name, Secret: s.keys.linkSecret(roundID, r.PersonID)}
+	}
+	return out, nil
+}
+
+// lockRound takes a row lock on a round on PostgreSQL: shared for
+// submissions, exclusive for close, so no ballot can slip into the box
+// after close has emptied it. SQLite transactions are serialised anyway.
+func lockRound(tx *gorm.DB, roundID uint, exclusive bool) (*Round, error) {
+	q := tx
+	if tx.Dialector.Name() == "postgres" {
+		strength := clause.LockingStrengthShare
+		if exclusive {
+			strength = clause.LockingStrengthUpdate
+		}
+		q = q.Clauses(clause.Locking{Strength: strength})
+	}
+	var r Round
+	if err := q.First(&r, roundID).Error; err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
