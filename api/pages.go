@@ -11,6 +11,9 @@ import (
 
 type homeView struct {
 	OrgName string
+	// Demo history generation, while it runs.
+	HistoryDone, HistoryTotal int
+	HistoryRunning            bool
 }
 
 func (s *Server) home(c echo.Context) error {
@@ -19,6 +22,9 @@ func (s *Server) home(c echo.Context) error {
 		v.OrgName = st.Name
 	} else if !errors.Is(err, survey.ErrNotFound) {
 		return err
+	}
+	if p := s.deps.DemoProgress; p != nil && !p.Finished() {
+		v.HistoryRunning, v.HistoryDone, v.HistoryTotal = true, p.Done(), p.Total()
 	}
 	return c.Render(http.StatusOK, "home.html", s.page(c, "Anonymous pulse surveys", v))
 }

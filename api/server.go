@@ -38,7 +38,13 @@ type Deps struct {
 	// SessionTTL is the absolute lifetime of a login session.
 	SessionTTL time.Duration
 	// Demo shows demo hints on the home page.
-	Demo    bool
+	Demo bool
+	// DemoProgress, in demo mode, tells how far the demo history is.
+	DemoProgress interface {
+		Done() int
+		Total() int
+		Finished() bool
+	}
 	Version string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time

@@ -5,7 +5,8 @@
 #
 # Usage: scripts/refresh-vendor.sh
 # To add a package, add a vendor_pkg line at the bottom and list it in
-# frontend/static/vendor/README.md.
+# frontend/static/vendor/README.md. Files that must be bundled rather than copied have their own
+# build script, called at the bottom (blindrsa: scripts/build-blindrsa.sh).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -77,3 +78,6 @@ vendor_pkg() {
 
 # Pinned packages. echarts must match what go-echarts (see go.mod) expects.
 vendor_pkg echarts 5.4.3 dist/echarts.min.js
+
+# Bundled, not copied: the blind-RSA client is built into one ES module by its own script.
+"$root/scripts/build-blindrsa.sh"

@@ -57,6 +57,16 @@ func New(db *gorm.DB, o Options) *Services {
 	}
 }
 
+// WithClock returns the same services reading time from now (the demo
+// replays a year of rounds with it; tests advance time with it).
+func (s *Services) WithClock(now func() time.Time) *Services {
+	o := s.opts
+	o.Now = now
+	n := New(s.DB, o)
+	n.Rounds.AfterClose = s.Rounds.AfterClose
+	return n
+}
+
 // Tx runs fn with services bound to one transaction: all of fn's changes
 // are committed together or not at all.
 func (s *Services) Tx(ctx context.Context, fn func(*Services) error) error {

@@ -4,6 +4,7 @@
 //	pulse [serve] [flags]   run the server (default)
 //	pulse migrate [flags]   apply database migrations and exit
 //	pulse demo [flags]      seed the demo organisation and exit
+//	pulse round ACTION      list, launch or close rounds; print survey links
 //	pulse healthcheck       exit 0 when the local server is ready
 //	pulse version           print the version
 package main
@@ -46,6 +47,7 @@ Commands:
   serve        run the server (default)
   migrate      apply database migrations and exit
   demo         seed the demo organisation into the database and exit
+  round        list, launch or close rounds, print survey links (pulse round -h)
   healthcheck  exit 0 when the server at PULSE_ADDR is ready (for containers)
   version      print the version
 
@@ -56,6 +58,10 @@ Run "pulse serve -h" for the flags; every flag can also be set with a PULSE_* va
 // on bad input.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	cmd := "serve"
+	var (
+		roundAction string
+		roundIDs    map[string]uint
+	)
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, args = args[0], args[1:]
 	}
@@ -67,6 +73,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprint(stdout, usage)
 		return 0
 	case "serve", "migrate", "demo", "healthcheck":
+	case "round":
+		var err error
+		if roundAction, roundIDs, args, err = roundArgs(args); err != nil {
+			fmt.Fprintf(stderr, "pulse: %v\n\n%s", err, roundUsage)
+			return 2
+		}
+		if roundAction == "help" {
+			fmt.Fprint(stdout, roundUsage)
+			return 0
+		}
 	default:
 		fmt.Fprintf(stderr, "pulse: unknown command %q\n\n%s", cmd, usage)
 		return 2
@@ -90,7 +106,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return healthcheck(ctx, cfg, stderr)
 	}
 	log, anonLog := newLoggers(cfg, stderr)
-	if err := execute(ctx, cmd, cfg, log, anonLog, stdout); err != nil {
+	if err := execute(ctx, cmd, cfg, log, anonLog, stdout, func(svc *survey.Services) error {
+		return runRound(ctx, svc, cfg, roundAction, roundIDs, stdout)
+	}); err != nil {
 		fmt.Fprintln(stderr, "pulse:", err)
 		return 1
 	}
@@ -155,7 +173,7 @@ func openServices(ctx context.Context, cfg *Config, log *slog.Logger, withKeys b
 	return svc, closeDB, nil
 }
 
-func execute(ctx context.Context, cmd string, cfg *Config, log, anonLog *slog.Logger, stdout io.Writer) error {
+func execute(ctx context.Context, cmd string, cfg *Config, log, anonLog *slog.Logger, stdout io.Writer, round func(*survey.Services) error) error {
 	cfg.announceKey = cmd == "serve"
 	svc, closeDB, err := openServices(ctx, cfg, log, cmd != "migrate")
 	if err != nil {
@@ -166,20 +184,33 @@ func execute(ctx context.Context, cmd string, cfg *Config, log, anonLog *slog.Lo
 	case "migrate":
 		fmt.Fprintf(stdout, "database is at schema %s\n", migrations.Latest())
 		return nil
+	case "round":
+		return round(svc)
 	case "demo":
 		accs, err := demo.Ensure(ctx, svc)
 		if err != nil {
 			return err
 		}
+		secret, err := demo.History(ctx, svc, time.Now(), nil, func(format string, a ...any) {
+			fmt.Fprintf(stdout, format+"\n", a...)
+		})
+		if err != nil {
+			return err
+		}
 		printDemo(stdout, cfg, accs)
+		printSurveyLink(stdout, cfg, secret)
 		return nil
 	}
 	return serve(ctx, cfg, svc, log, anonLog, stdout)
 }
 
 func serve(ctx context.Context, cfg *Config, svc *survey.Services, log, anonLog *slog.Logger, stdout io.Writer) error {
+	var progress *demo.Progress
+	if cfg.Demo {
+		progress = &demo.Progress{}
+	}
 	e, err := api.New(api.Deps{DB: svc.DB, Services: svc, Logger: log, AnonLogger: anonLog, BaseURL: cfg.BaseURL,
-		TrustProxy: cfg.TrustProxy, SessionTTL: cfg.SessionTTL, Demo: cfg.Demo, Version: version})
+		TrustProxy: cfg.TrustProxy, SessionTTL: cfg.SessionTTL, Demo: cfg.Demo, DemoProgress: progress, Version: version})
 	if err != nil {
 		return err
 	}
@@ -200,6 +231,20 @@ func serve(ctx context.Context, cfg *Config, svc *survey.Services, log, anonLog 
 			return err
 		}
 		printDemo(stdout, cfg, accs)
+		// A year of history goes through the real pipeline in the
+		// background; the home page shows its progress meanwhile.
+		go func() {
+			secret, err := demo.History(ctx, svc, time.Now(), progress, func(format string, a ...any) {
+				log.Info(fmt.Sprintf(format, a...))
+			})
+			if err != nil {
+				if ctx.Err() == nil {
+					log.Error("demo history failed", "err", err)
+				}
+				return
+			}
+			printSurveyLink(stdout, cfg, secret)
+		}()
 	} else if err := printSetupLink(ctx, svc, cfg, stdout); err != nil {
 		srv.Close()
 		return err
@@ -244,6 +289,13 @@ func printDemo(w io.Writer, cfg *Config, accs []demo.Account) {
 	}
 	tw.Flush()
 	fmt.Fprintln(w)
+}
+
+func printSurveyLink(w io.Writer, cfg *Config, secret string) {
+	if secret == "" {
+		return
+	}
+	fmt.Fprintf(w, "\nThe demo's current pulse is open. Answer it as an employee would:\n\n    %s/s/%s\n\n", cfg.BaseURL, secret)
 }
 
 // healthcheck asks the local server's /readyz; containers use it because
