@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"net/http"
+	"strconv"
 
 	"github.com/labstack/echo/v4"
 
@@ -58,18 +59,6 @@ type dashboardView struct {
 	Teams []*survey.TeamNode
 }
 
-func (s *Server) dashboard(c echo.Context) error {
-	p, err := s.authorize(c, survey.RoleLeader)
-	if err != nil {
-		return err
-	}
-	tree, err := s.svc.Org.Tree(c.Request().Context())
-	if err != nil {
-		return err
-	}
-	return c.Render(http.StatusOK, "dashboard.html", s.page(c, "Your teams", dashboardView{Teams: scopedTeams(p, tree)}))
-}
-
 type adminView struct {
 	Settings  *survey.Settings
 	Form      settingsForm
@@ -78,6 +67,7 @@ type adminView struct {
 	Teams     []*survey.TeamNode
 	People    int
 	Programs  []survey.Program
+	Rounds    []survey.RoundSummary
 	Users     []survey.User
 	TimeZones []string
 }
@@ -106,6 +96,12 @@ func (s *Server) adminView(c echo.Context) (adminView, error) {
 	}
 	if v.Programs, err = s.svc.Programs.Programs(ctx); err != nil {
 		return v, err
+	}
+	if v.Rounds, err = s.svc.Rounds.Rounds(ctx); err != nil {
+		return v, err
+	}
+	if len(v.Rounds) > 12 {
+		v.Rounds = v.Rounds[:12]
 	}
 	if v.Users, err = s.svc.Accounts.Users(ctx); err != nil {
 		return v, err
@@ -198,4 +194,46 @@ func (s *Server) apiTeams(c echo.Context) error {
 		out = append(out, teamResponse{ID: n.ID, ParentID: n.ParentID, Name: n.Name, Path: n.Path, People: n.People, Archived: n.ArchivedAt != nil})
 	}
 	return c.JSON(http.StatusOK, map[string]any{"teams": out})
+}
+
+func idParam(c echo.Context, name string) (uint, error) {
+	id, err := strconv.ParseUint(c.Param(name), 10, 32)
+	if err != nil || id == 0 {
+		return 0, survey.ErrNotFound
+	}
+	return uint(id), nil
+}
+
+// adminLaunch opens a new round of a program now.
+func (s *Server) adminLaunch(c echo.Context) error {
+	if _, err := s.authorize(c, survey.RoleAdmin); err != nil {
+		return err
+	}
+	id, err := idParam(c, "program")
+	if err != nil {
+		return err
+	}
+	if _, err := s.svc.Rounds.Launch(c.Request().Context(), id); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/admin#h-rounds")
+}
+
+// adminClose closes an open round; its release follows.
+func (s *Server) adminClose(c echo.Context) error {
+	if _, err := s.authorize(c, survey.RoleAdmin); err != nil {
+		return err
+	}
+	id, err := idParam(c, "round")
+	if err != nil {
+		return err
+	}
+	if err := s.svc.Rounds.Close(c.Request().Context(), id); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/admin#h-rounds")
+}
+
+func (s *Server) statisticsHelp(c echo.Context) error {
+	return c.Render(http.StatusOK, "statistics.html", s.page(c, "How to read the reports", nil))
 }

@@ -80,6 +80,28 @@ func (s *Server) templateFuncs() template.FuncMap {
 		"dimensionLabel": survey.DimensionLabel,
 		"facetLabel":     survey.FacetLabel,
 		"add":            func(a, b int) int { return a + b },
+		"mul2":           func(a int) int { return 2 * a },
+		"pct":            func(x float64) float64 { return 100 * x },
+		"distBars":       distBars,
 		"baseURL":        func() string { return s.deps.BaseURL },
 	}
+}
+
+// distBar is one segment of an answer distribution drawn as SVG rects
+// (attributes, not inline styles, so the CSP holds).
+type distBar struct {
+	X, W float64
+	V    int
+}
+
+func distBars(pct [5]float64) []distBar {
+	var out []distBar
+	x := 0.0
+	for i, p := range pct {
+		if p > 0 {
+			out = append(out, distBar{X: x, W: p, V: i + 1})
+		}
+		x += p
+	}
+	return out
 }

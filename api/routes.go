@@ -63,13 +63,23 @@ func (s *Server) routes(e *echo.Echo) {
 	pages.GET("/setup/:token", s.setupForm)
 	pages.POST("/setup/:token", s.setup)
 	pages.GET("/dashboard", s.dashboard, s.requireRole(survey.RoleLeader))
+	pages.GET("/reports", s.reportPick, s.requireRole(survey.RoleLeader))
+	pages.GET("/reports/:unit", s.reportPage, s.requireRole(survey.RoleLeader))
+	pages.GET("/reports/:unit/export.csv", s.reportCSV, s.requireRole(survey.RoleLeader))
+	pages.GET("/help/statistics", s.statisticsHelp)
 	pages.GET("/admin", s.adminHome, s.requireRole(survey.RoleAdmin))
+	pages.GET("/admin/comments", s.adminComments, s.requireRole(survey.RoleAdmin))
+	pages.POST("/admin/comments/:id", s.adminCommentDecide, s.requireRole(survey.RoleAdmin))
+	pages.POST("/admin/programs/:program/launch", s.adminLaunch, s.requireRole(survey.RoleAdmin))
+	pages.POST("/admin/rounds/:round/close", s.adminClose, s.requireRole(survey.RoleAdmin))
 	pages.POST("/admin/settings", s.adminSettings, s.requireRole(survey.RoleAdmin))
 
 	// JSON API: the same principal, JSON errors.
 	v1 := e.Group("/api/v1", s.csrf(), s.loadPrincipal)
 	v1.GET("/me", s.apiMe, s.requireRole(survey.RoleLeader))
 	v1.GET("/org/teams", s.apiTeams, s.requireRole(survey.RoleLeader))
+	v1.GET("/reports/units", s.apiReportUnits, s.requireRole(survey.RoleLeader))
+	v1.GET("/reports/units/:unit", s.apiReport, s.requireRole(survey.RoleLeader))
 }
 
 // formBodyLimit parses form bodies up front so that one over the body

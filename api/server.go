@@ -18,6 +18,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/pulse-survey/pulse/frontend"
+	"github.com/pulse-survey/pulse/reports"
 	"github.com/pulse-survey/pulse/survey"
 )
 
@@ -61,6 +62,9 @@ type Server struct {
 	secure  bool
 	limiter *loginLimiter
 	now     func() time.Time
+
+	reader    *reports.Reader
+	moderator *reports.Moderator
 }
 
 // New builds the echo server with every route and middleware.
@@ -85,6 +89,9 @@ func New(d Deps) (*echo.Echo, error) {
 		secure:  strings.HasPrefix(d.BaseURL, "https://"),
 		limiter: newLoginLimiter(d.Now),
 		now:     d.Now,
+
+		reader:    &reports.Reader{DB: d.DB},
+		moderator: &reports.Moderator{DB: d.DB},
 	}
 	var err error
 	if s.assets, err = hashAssets(frontend.Static()); err != nil {

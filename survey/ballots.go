@@ -369,10 +369,12 @@ func (s *RoundService) Close(ctx context.Context, roundID uint) error {
 func compactBox(ctx context.Context, db *gorm.DB) error {
 	db = db.WithContext(ctx)
 	if db.Dialector.Name() == "postgres" {
-		if err := db.Exec("VACUUM ballot_box").Error; err != nil {
-			return err
+		for _, t := range []string{"ballot_box", "spent_tokens", "round_keys"} {
+			if err := db.Exec("VACUUM " + t).Error; err != nil {
+				return err
+			}
 		}
-		return db.Exec("VACUUM spent_tokens").Error
+		return nil
 	}
 	return db.Exec("PRAGMA wal_checkpoint(TRUNCATE)").Error
 }

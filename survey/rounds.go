@@ -43,7 +43,7 @@ type unitPlan struct {
 // planUnits assigns every active team its token unit: the team itself when
 // at least k invitees gather there (its own plus those of small sub-teams
 // merged upward), else the unit of its parent. The root always ends up a
-// unit; if it has fewer than k invitees of its own, its smallest top-level
+// unit; if it has between 1 and k-1 invitees of its own, its smallest top-level
 // units are folded into it until it has k.
 func planUnits(tree *Tree, direct map[uint]int, k int) map[uint]*unitPlan {
 	plans := map[uint]*unitPlan{}
@@ -66,8 +66,9 @@ func planUnits(tree *Tree, direct map[uint]int, k int) map[uint]*unitPlan {
 	}
 	root := post(tree.Root)
 	if !root.isUnit {
-		// Fold the smallest top-level units into the root until it has k.
-		for root.pending < k {
+		// Fold the smallest top-level units into the root until it has k
+		// (only when the root has invitees of its own to protect).
+		for root.pending > 0 && root.pending < k {
 			var top []*unitPlan
 			var find func(n *TeamNode)
 			find = func(n *TeamNode) {
@@ -166,18 +167,31 @@ func (s *RoundService) Launch(ctx context.Context, programID uint) (*Round, erro
 		return nil, dbErr("launch people", err)
 	}
 	direct := map[uint]int{}
-	var invitees []Person
 	for _, p := range people {
 		if n := tree.ByID[p.TeamID]; n != nil && n.ArchivedAt == nil {
 			direct[p.TeamID]++
-			invitees = append(invitees, p)
 		}
 	}
 	k := prog.MinGroupSize
+	plans := planUnits(tree, direct, k)
+	// Invitees are the active people of teams in the live tree (a team
+	// under an archived parent is outside it).
+	var invitees []Person
+	for _, p := range people {
+		if _, ok := plans[p.TeamID]; ok && tree.ByID[p.TeamID].ArchivedAt == nil {
+			invitees = append(invitees, p)
+		}
+	}
 	if len(invitees) < k {
 		return nil, Conflict(fmt.Sprintf("only %d active people: a round needs at least the minimum group size (%d) of invitees", len(invitees), k))
 	}
-	plans := planUnits(tree, direct, k)
+	var open int64
+	if err := db.Model(&Round{}).Where("program_id = ? AND status = ?", programID, RoundOpen).Count(&open).Error; err != nil {
+		return nil, dbErr("launch", err)
+	}
+	if open > 0 {
+		return nil, Conflict("a round of this program is still open: close it first")
+	}
 	unitIDs := []uint{}
 	for id, p := range plans {
 		if p.isUnit && p.pending > 0 {
@@ -192,6 +206,12 @@ func (s *RoundService) Launch(ctx context.Context, programID uint) (*Round, erro
 
 	var round Round
 	err = tx(ctx, s.db, func(tx *gorm.DB) error {
+		// Serialise launches of one program (SQLite: the write lock at BEGIN).
+		if tx.Dialector.Name() == "postgres" {
+			if err := tx.Exec("SELECT id FROM programs WHERE id = ? FOR UPDATE", programID).Error; err != nil {
+				return err
+			}
+		}
 		var open int64
 		if err := tx.Model(&Round{}).Where("program_id = ? AND status = ?", programID, RoundOpen).Count(&open).Error; err != nil {
 			return err

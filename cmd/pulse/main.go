@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/pulse-survey/pulse/api"
+	"github.com/pulse-survey/pulse/reports"
 	"github.com/pulse-survey/pulse/survey"
 	"github.com/pulse-survey/pulse/survey/demo"
 	"github.com/pulse-survey/pulse/survey/migrations"
@@ -166,6 +167,8 @@ func openServices(ctx context.Context, cfg *Config, log *slog.Logger, withKeys b
 		}
 	}
 	svc := survey.New(db, survey.Options{Keyring: keys})
+	// The release step: a closed round's results are computed once and frozen.
+	svc.Rounds.AfterClose = (&reports.Releaser{DB: db}).Release
 	if err := svc.Programs.SyncBuiltinQuestions(ctx); err != nil {
 		closeDB()
 		return nil, nil, err

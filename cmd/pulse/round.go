@@ -9,6 +9,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/pulse-survey/pulse/reports"
 	"github.com/pulse-survey/pulse/survey"
 )
 
@@ -19,6 +20,7 @@ Actions:
   launch [--program ID]   open a new round now (default: the only active program)
   close --round ID        close an open round: shuffle the ballot box into the results, destroy its keys
   links --round ID        print the personal survey links of an open round as CSV (email,name,link)
+  release [--round ID]    recompute the frozen release of a closed round (default: every closed round)
 `
 
 // roundArgs takes the round command's own flags out of args; the rest are
@@ -29,7 +31,7 @@ func roundArgs(args []string) (action string, ids map[string]uint, rest []string
 		return "help", ids, nil, nil
 	}
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		return "", nil, nil, fmt.Errorf("round: name an action: list, launch, close or links")
+		return "", nil, nil, fmt.Errorf("round: name an action: list, launch, close, links or release")
 	}
 	action = args[0]
 	for i := 1; i < len(args); i++ {
@@ -119,6 +121,28 @@ func runRound(ctx context.Context, svc *survey.Services, cfg *Config, action str
 		}
 		w.Flush()
 		return w.Error()
+	case "release":
+		rel := &reports.Releaser{DB: svc.DB}
+		todo := []uint{ids["round"]}
+		if todo[0] == 0 {
+			rs, err := svc.Rounds.Rounds(ctx)
+			if err != nil {
+				return err
+			}
+			todo = todo[:0]
+			for i := len(rs) - 1; i >= 0; i-- {
+				if rs[i].Status == survey.RoundClosed {
+					todo = append(todo, rs[i].ID)
+				}
+			}
+		}
+		for _, id := range todo {
+			if err := rel.Release(ctx, id); err != nil {
+				return fmt.Errorf("round release: %w", err)
+			}
+			fmt.Fprintf(out, "released round %d\n", id)
+		}
+		return nil
 	}
-	return fmt.Errorf("round: unknown action %q (list, launch, close or links)", action)
+	return fmt.Errorf("round: unknown action %q (list, launch, close, links or release)", action)
 }

@@ -70,10 +70,14 @@ var stories = map[string]trend{
 		}
 		return base(d)
 	},
-	// Training budget cut: mastery falls while autonomy stays high.
+	// Training budget cut: mastery falls while autonomy stays high, until
+	// training comes back in the latest round.
 	"Support EMEA": func(d string, t int) float64 {
 		switch d {
 		case survey.DimMastery:
+			if t >= HistoryRounds-1 {
+				return 4.1
+			}
 			return step(t, 12, 3.9, 3.0)
 		case survey.DimAutonomy:
 			return 3.9

@@ -18,6 +18,8 @@ const advisoryLockKey = 7_237_011_501
 func all() []*gormigrate.Migration {
 	return []*gormigrate.Migration{
 		m0001Initial(),
+		m0002Releases(),
+		m0003OneOpenRound(),
 	}
 }
 

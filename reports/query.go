@@ -1,0 +1,345 @@
+package reports
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sort"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/pulse-survey/pulse/survey"
+)
+
+// Reader answers report questions from releases only.
+type Reader struct {
+	DB *gorm.DB
+}
+
+// Alpha is the significance level of change flags.
+const Alpha = 0.05
+
+// RoundRef names a released round.
+type RoundRef struct {
+	ID       uint
+	Number   int
+	ClosedAt time.Time
+	Label    string // date of close, e.g. "2026-03-02"
+}
+
+// Score is a dimension's result for one unit and round.
+type Score struct {
+	Dimension  string
+	N          int
+	Mean       float64 // 1-5
+	Lo, Hi     float64 // 95% confidence interval of the mean
+	Favourable float64 // share of answers 4 or 5
+	moments    Moments
+}
+
+// Change compares a unit's score with its previous released round.
+type Change struct {
+	Dimension   string
+	Delta       float64
+	P           float64
+	Significant bool
+	Known       bool // false when either round was suppressed or too small
+}
+
+// Point is one round of a trend: suppressed rounds have Published false.
+type Point struct {
+	Round     RoundRef
+	Published bool
+	Scores    map[string]Score
+}
+
+// ItemResult is one item of the latest round with its distribution.
+type ItemResult struct {
+	QuestionID uint
+	Dimension  string
+	Facet      string
+	Text       string
+	N          int
+	Mean       float64
+	Hist       [5]int
+	Pct        [5]float64 // distribution as percentages
+}
+
+// UnitRef is a unit of the latest release.
+type UnitRef struct {
+	ID        uint
+	Path      string
+	Name      string
+	Depth     int
+	Published bool
+	ParentID  *uint
+	Merged    string // smaller teams counted in this unit
+}
+
+// Report is everything a leader sees for one unit.
+type Report struct {
+	Unit          UnitRef
+	K             int
+	Rounds        []RoundRef
+	Trend         []Point
+	Latest        *Point
+	Changes       []Change
+	Ladder        Reading
+	Children      []ChildScores
+	Items         []ItemResult
+	Invited       int
+	Respondents   int
+	ShowInvited   bool
+	Comments      []string
+	CommentsShown bool
+	Parent        *ChildScores
+	Org           *ChildScores
+}
+
+// ChildScores is a unit's latest scores, for the heatmap and comparisons.
+type ChildScores struct {
+	Unit      UnitRef
+	Published bool
+	Scores    map[string]Score
+}
+
+func (r *Reader) rounds(ctx context.Context) ([]RoundRef, error) {
+	var rs []survey.Round
+	err := r.DB.WithContext(ctx).Joins("JOIN releases ON releases.round_id = rounds.id").
+		Order("rounds.closed_at, rounds.id").Find(&rs).Error
+	if err != nil {
+		return nil, err
+	}
+	out := make([]RoundRef, len(rs))
+	for i, x := range rs {
+		at := x.ClosesAt
+		if x.ClosedAt != nil {
+			at = *x.ClosedAt
+		}
+		out[i] = RoundRef{ID: x.ID, Number: x.Number, ClosedAt: at, Label: at.Format("2006-01-02")}
+	}
+	return out, nil
+}
+
+// Units lists the units of the latest release that can is true for, in
+// tree order.
+func (r *Reader) Units(ctx context.Context, can func(uint) bool) ([]UnitRef, error) {
+	rounds, err := r.rounds(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reports: units: %w", err)
+	}
+	if len(rounds) == 0 {
+		return nil, nil
+	}
+	units, err := r.releaseUnits(ctx, rounds[len(rounds)-1].ID)
+	if err != nil {
+		return nil, err
+	}
+	var out []UnitRef
+	for _, u := range units {
+		if can(u.ID) {
+			out = append(out, u)
+		}
+	}
+	return out, nil
+}
+
+func (r *Reader) releaseUnits(ctx context.Context, roundID uint) ([]UnitRef, error) {
+	var rus []ReleaseUnit
+	if err := r.DB.WithContext(ctx).Where("round_id = ?", roundID).Find(&rus).Error; err != nil {
+		return nil, err
+	}
+	_, order := unitTreeFromRelease(rus)
+	byID := map[uint]ReleaseUnit{}
+	for _, u := range rus {
+		byID[u.UnitID] = u
+	}
+	depth := map[uint]int{}
+	out := make([]UnitRef, 0, len(order))
+	for _, id := range order {
+		u := byID[id]
+		d := 0
+		if u.ParentUnitID != nil {
+			d = depth[*u.ParentUnitID] + 1
+		}
+		depth[id] = d
+		out = append(out, UnitRef{ID: id, Path: u.Path, Name: u.Name, Depth: d, Published: u.Published, ParentID: u.ParentUnitID, Merged: u.Merged})
+	}
+	return out, nil
+}
+
+// unitTreeFromRelease orders release units parents first, by path.
+func unitTreeFromRelease(rus []ReleaseUnit) (map[uint]ReleaseUnit, []uint) {
+	m := map[uint]ReleaseUnit{}
+	for _, u := range rus {
+		m[u.UnitID] = u
+	}
+	ids := make([]uint, 0, len(rus))
+	for _, u := range rus {
+		ids = append(ids, u.UnitID)
+	}
+	sort.Slice(ids, func(i, j int) bool {
+		a, b := m[ids[i]], m[ids[j]]
+		if a.Path != b.Path {
+			return a.Path < b.Path
+		}
+		return a.UnitID < b.UnitID
+	})
+	return m, ids
+}
+
+func scoreOf(d ReleaseDimension) Score {
+	m := d.Moments()
+	lo, hi := CI95(m)
+	return Score{Dimension: d.Dimension, N: d.N, Mean: m.Mean(), Lo: lo, Hi: hi,
+		Favourable: FavourableShare(d.Favorable, d.Answers), moments: m}
+}
+
+// ErrUnitNotReleased means the unit is not in the latest release.
+var ErrUnitNotReleased = errors.New("this group has no report")
+
+// Report builds a unit's report over all released rounds.
+func (r *Reader) Report(ctx context.Context, unitID uint) (*Report, error) {
+	db := r.DB.WithContext(ctx)
+	rounds, err := r.rounds(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reports: %w", err)
+	}
+	if len(rounds) == 0 {
+		return nil, fmt.Errorf("reports: %w", survey.ErrNotFound)
+	}
+	latest := rounds[len(rounds)-1]
+	units, err := r.releaseUnits(ctx, latest.ID)
+	if err != nil {
+		return nil, err
+	}
+	rep := &Report{Rounds: rounds}
+	found := false
+	for _, u := range units {
+		if u.ID == unitID {
+			rep.Unit, found = u, true
+		}
+	}
+	if !found {
+		return nil, fmt.Errorf("reports: unit %d: %w", unitID, survey.ErrNotFound)
+	}
+	var rel Release
+	if err := db.First(&rel, latest.ID).Error; err != nil {
+		return nil, err
+	}
+	rep.K = rel.MinGroupSize
+
+	// Trend: one query for all rounds of this unit.
+	var dims []ReleaseDimension
+	if err := db.Where("unit_id = ?", unitID).Find(&dims).Error; err != nil {
+		return nil, err
+	}
+	var pubs []ReleaseUnit
+	if err := db.Where("unit_id = ?", unitID).Find(&pubs).Error; err != nil {
+		return nil, err
+	}
+	published := map[uint]ReleaseUnit{}
+	for _, p := range pubs {
+		published[p.RoundID] = p
+	}
+	byRound := map[uint]map[string]Score{}
+	for _, d := range dims {
+		if byRound[d.RoundID] == nil {
+			byRound[d.RoundID] = map[string]Score{}
+		}
+		byRound[d.RoundID][d.Dimension] = scoreOf(d)
+	}
+	for _, rr := range rounds {
+		p := Point{Round: rr, Published: published[rr.ID].Published && byRound[rr.ID] != nil, Scores: byRound[rr.ID]}
+		rep.Trend = append(rep.Trend, p)
+	}
+	last := rep.Trend[len(rep.Trend)-1]
+	if last.Published {
+		rep.Latest = &last
+	}
+	if len(rep.Trend) >= 2 {
+		prev := rep.Trend[len(rep.Trend)-2]
+		for _, dim := range survey.Dimensions() {
+			c := Change{Dimension: dim}
+			if last.Published && prev.Published {
+				a, okA := prev.Scores[dim]
+				b, okB := last.Scores[dim]
+				if okA && okB {
+					if w, ok := WelchTest(a.moments, b.moments); ok {
+						c.Known, c.Delta, c.P = true, b.Mean-a.Mean, w.P
+						c.Significant = Significant(w, Alpha)
+					}
+				}
+			}
+			rep.Changes = append(rep.Changes, c)
+		}
+	}
+	if rep.Latest != nil {
+		rep.Ladder = Ladder(rep.Latest.Scores)
+	}
+
+	lu := published[latest.ID]
+	rep.Invited, rep.Respondents, rep.ShowInvited = lu.Invited, lu.Respondents, lu.ShowInvited && lu.Published
+	rep.CommentsShown = lu.CommentsShown
+
+	// Children, parent and whole organisation: latest round, one query.
+	var latestDims []ReleaseDimension
+	if err := db.Where("round_id = ?", latest.ID).Find(&latestDims).Error; err != nil {
+		return nil, err
+	}
+	latestBy := map[uint]map[string]Score{}
+	for _, d := range latestDims {
+		if latestBy[d.UnitID] == nil {
+			latestBy[d.UnitID] = map[string]Score{}
+		}
+		latestBy[d.UnitID][d.Dimension] = scoreOf(d)
+	}
+	scoresOf := func(u UnitRef) *ChildScores {
+		return &ChildScores{Unit: u, Published: u.Published && latestBy[u.ID] != nil, Scores: latestBy[u.ID]}
+	}
+	for _, u := range units {
+		if u.ParentID != nil && *u.ParentID == unitID {
+			rep.Children = append(rep.Children, *scoresOf(u))
+		}
+		if rep.Unit.ParentID != nil && u.ID == *rep.Unit.ParentID {
+			rep.Parent = scoresOf(u)
+		}
+		if u.ParentID == nil && u.ID != unitID {
+			rep.Org = scoresOf(u)
+		}
+	}
+
+	if rep.Latest != nil {
+		var items []ReleaseItem
+		if err := db.Where("round_id = ? AND unit_id = ?", latest.ID, unitID).Order("position").Find(&items).Error; err != nil {
+			return nil, err
+		}
+		for _, it := range items {
+			ir := ItemResult{QuestionID: it.QuestionID, Dimension: it.Dimension, Facet: it.Facet, Text: it.Text, N: it.N,
+				Hist: [5]int{it.H1, it.H2, it.H3, it.H4, it.H5}}
+			if it.N > 0 {
+				ir.Mean = float64(it.Sum) / float64(it.N)
+				for i, h := range ir.Hist {
+					ir.Pct[i] = math.Round(1000*float64(h)/float64(it.N)) / 10
+				}
+			}
+			rep.Items = append(rep.Items, ir)
+		}
+	}
+	if rep.CommentsShown {
+		var cs []ReleaseComment
+		if err := db.Where("round_id = ? AND unit_id = ? AND status = ?", latest.ID, unitID, CommentReleased).
+			Find(&cs).Error; err != nil {
+			return nil, err
+		}
+		for _, c := range cs {
+			rep.Comments = append(rep.Comments, c.Text)
+		}
+		// Shown shuffled, afresh for every view.
+		rand.Shuffle(len(rep.Comments), func(i, j int) { rep.Comments[i], rep.Comments[j] = rep.Comments[j], rep.Comments[i] })
+	}
+	return rep, nil
+}

@@ -1,0 +1,535 @@
+package reports
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+
+	"github.com/pulse-survey/pulse/survey"
+)
+
+// Comment review states.
+const (
+	CommentReleased = "released"
+	CommentHeld     = "held"
+	CommentRedacted = "redacted"
+)
+
+// Release is the frozen result of one closed round.
+type Release struct {
+	RoundID      uint `gorm:"primaryKey;autoIncrement:false"`
+	MinGroupSize int
+	Respondents  int
+	Invited      int
+	CreatedAt    time.Time
+}
+
+// ReleaseUnit is one token unit of a release. Respondents and Invited count
+// the unit and every unit below it. Unpublished units carry no results.
+type ReleaseUnit struct {
+	RoundID        uint `gorm:"primaryKey;autoIncrement:false"`
+	UnitID         uint `gorm:"primaryKey;autoIncrement:false"`
+	ParentUnitID   *uint
+	Name           string
+	Path           string
+	Invited        int
+	Respondents    int
+	Published      bool
+	ShowInvited    bool
+	CommentsShown  bool
+	OwnRespondents int
+	// Merged names the smaller teams counted in this unit (they had fewer
+	// than k invitees), separated by ", ".
+	Merged string
+}
+
+// ReleaseItem holds the sufficient statistics and histogram of one item of
+// a published unit.
+type ReleaseItem struct {
+	RoundID    uint `gorm:"primaryKey;autoIncrement:false"`
+	UnitID     uint `gorm:"primaryKey;autoIncrement:false"`
+	QuestionID uint `gorm:"primaryKey;autoIncrement:false"`
+	Position   int
+	Dimension  string
+	Facet      string
+	Text       string
+	N          int
+	Sum        int
+	SumSq      int
+	H1, H2, H3 int
+	H4, H5     int
+}
+
+// ReleaseDimension holds, for a published unit, the statistics of
+// respondents' dimension totals (the sum of their answers to the
+// dimension's Items items) and the count of favourable answers (4 or 5).
+type ReleaseDimension struct {
+	RoundID   uint   `gorm:"primaryKey;autoIncrement:false"`
+	UnitID    uint   `gorm:"primaryKey;autoIncrement:false"`
+	Dimension string `gorm:"primaryKey"`
+	Items     int
+	N         int
+	Sum       int
+	SumSq     int
+	Favorable int
+	Answers   int
+}
+
+// Moments returns the statistics of respondents' dimension scores (1-5).
+func (d ReleaseDimension) Moments() Moments {
+	m := float64(d.Items)
+	if m == 0 {
+		return Moments{}
+	}
+	return Moments{N: d.N, Sum: float64(d.Sum) / m, SumSq: float64(d.SumSq) / (m * m)}
+}
+
+// ReleaseComment is a comment released with a unit whose own respondents
+// number at least 2k. Held comments wait for an admin's review.
+type ReleaseComment struct {
+	ID string `gorm:"primaryKey"`
+	RoundID,
+	UnitID uint
+	Text   string
+	Status string
+}
+
+// Releaser computes releases.
+type Releaser struct {
+	DB *gorm.DB
+	// Suppress is the suppression rule; nil means the residual rule. Tests
+	// swap in primary-only suppression as a positive control.
+	Suppress func(nodes []Node, k int) map[uint]bool
+}
+
+// Release computes (or recomputes) the frozen release of a closed round in
+// one transaction. It is idempotent; comments already reviewed keep their
+// review state.
+func (r *Releaser) Release(ctx context.Context, roundID uint) error {
+	suppress := r.Suppress
+	if suppress == nil {
+		suppress = Suppress
+	}
+	err := r.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var round survey.Round
+		if err := tx.First(&round, roundID).Error; err != nil {
+			return err
+		}
+		if round.Status != survey.RoundClosed {
+			return fmt.Errorf("round %d is %s: results are released only after a round closes: %w", roundID, round.Status, survey.ErrConflict)
+		}
+		k := round.MinGroupSize
+		var teams []survey.RoundTeam
+		if err := tx.Where("round_id = ?", roundID).Order("team_id").Find(&teams).Error; err != nil {
+			return err
+		}
+		units, order := unitTree(teams)
+		// Own respondents per unit.
+		var counts []struct {
+			UnitID uint
+			N      int
+		}
+		if err := tx.Model(&survey.Ballot{}).Select("unit_id, COUNT(*) AS n").Where("round_id = ?", roundID).
+			Group("unit_id").Scan(&counts).Error; err != nil {
+			return err
+		}
+		for _, c := range counts {
+			if u := units[c.UnitID]; u != nil {
+				u.OwnRespondents = c.N
+			}
+		}
+		// Subtree sums, children before parents.
+		for i := len(order) - 1; i >= 0; i-- {
+			u := units[order[i]]
+			u.Respondents += u.OwnRespondents
+			if u.ParentUnitID != nil {
+				p := units[*u.ParentUnitID]
+				p.Respondents += u.Respondents
+				p.Invited += u.Invited
+			}
+		}
+		nodes := make([]Node, 0, len(units))
+		for _, id := range order {
+			u := units[id]
+			var parent uint
+			if u.ParentUnitID != nil {
+				parent = *u.ParentUnitID
+			}
+			nodes = append(nodes, Node{ID: id, Parent: parent, N: u.Respondents})
+		}
+		pub := suppress(nodes, k)
+		rel := Release{RoundID: roundID, MinGroupSize: k}
+		for _, id := range order {
+			u := units[id]
+			u.RoundID = roundID
+			u.Published = pub[id]
+			u.ShowInvited = u.Invited >= k
+			u.CommentsShown = u.Published && u.OwnRespondents >= 2*k
+			if u.ParentUnitID == nil {
+				rel.Respondents, rel.Invited = u.Respondents, u.Invited
+			}
+		}
+		items, dims, err := aggregate(tx, roundID, units, order, pub)
+		if err != nil {
+			return err
+		}
+		for _, m := range []any{&ReleaseItem{}, &ReleaseDimension{}, &ReleaseUnit{}, &Release{}} {
+			if err := tx.Where("round_id = ?", roundID).Delete(m).Error; err != nil {
+				return err
+			}
+		}
+		if err := tx.Create(&rel).Error; err != nil {
+			return err
+		}
+		rus := make([]ReleaseUnit, 0, len(order))
+		for _, id := range order {
+			rus = append(rus, *units[id])
+		}
+		if err := tx.CreateInBatches(rus, 500).Error; err != nil {
+			return err
+		}
+		if len(items) > 0 {
+			if err := tx.CreateInBatches(items, 500).Error; err != nil {
+				return err
+			}
+		}
+		if len(dims) > 0 {
+			if err := tx.CreateInBatches(dims, 500).Error; err != nil {
+				return err
+			}
+		}
+		return releaseComments(tx, roundID, units)
+	})
+	if err != nil {
+		return fmt.Errorf("reports: release round %d: %w", roundID, err)
+	}
+	return nil
+}
+
+// unitTree builds the tree of token units from a round's team snapshot.
+// The returned order lists parents before children.
+func unitTree(teams []survey.RoundTeam) (map[uint]*ReleaseUnit, []uint) {
+	byTeam := map[uint]survey.RoundTeam{}
+	for _, t := range teams {
+		byTeam[t.TeamID] = t
+	}
+	// path of a team: names below the root, joined with "/".
+	var path func(id uint, depth int) string
+	path = func(id uint, depth int) string {
+		t := byTeam[id]
+		if t.ParentTeamID == nil || depth > len(byTeam) {
+			return ""
+		}
+		if p := path(*t.ParentTeamID, depth+1); p != "" {
+			return p + "/" + t.Name
+		}
+		return t.Name
+	}
+	units := map[uint]*ReleaseUnit{}
+	var merged = map[uint][]string{}
+	for _, t := range teams {
+		u := units[t.UnitID]
+		if u == nil {
+			u = &ReleaseUnit{UnitID: t.UnitID}
+			units[t.UnitID] = u
+		}
+		u.Invited += t.Invited // own invitees; subtree sums come later
+		if t.TeamID == t.UnitID {
+			u.Name, u.Path = t.Name, path(t.TeamID, 0)
+			if t.ParentTeamID != nil {
+				if p, ok := byTeam[*t.ParentTeamID]; ok {
+					pu := p.UnitID
+					u.ParentUnitID = &pu
+				}
+			}
+		} else if t.Invited > 0 {
+			merged[t.UnitID] = append(merged[t.UnitID], path(t.TeamID, 0))
+		}
+	}
+	for id, names := range merged {
+		sort.Strings(names)
+		units[id].Merged = strings.Join(names, ", ")
+	}
+	children := map[uint][]uint{}
+	var roots []uint
+	for id, u := range units {
+		if u.ParentUnitID == nil {
+			roots = append(roots, id)
+		} else {
+			children[*u.ParentUnitID] = append(children[*u.ParentUnitID], id)
+		}
+	}
+	sort.Slice(roots, func(i, j int) bool { return roots[i] < roots[j] })
+	var order []uint
+	var walk func(id uint)
+	walk = func(id uint) {
+		order = append(order, id)
+		cs := children[id]
+		sort.Slice(cs, func(i, j int) bool { return strings.ToLower(units[cs[i]].Name) < strings.ToLower(units[cs[j]].Name) })
+		for _, c := range cs {
+			walk(c)
+		}
+	}
+	for _, r := range roots {
+		walk(r)
+	}
+	return units, order
+}
+
+// aggregate computes item and dimension statistics of published units over
+// their whole subtree. Own aggregates come from SQL; subtrees are summed here.
+func aggregate(tx *gorm.DB, roundID uint, units map[uint]*ReleaseUnit, order []uint, pub map[uint]bool) ([]ReleaseItem, []ReleaseDimension, error) {
+	var qs []survey.RoundQuestion
+	if err := tx.Where("round_id = ?", roundID).Order("position").Find(&qs).Error; err != nil {
+		return nil, nil, err
+	}
+	var own []struct {
+		UnitID, QuestionID uint
+		N, Sum, SumSq      int
+		H1, H2, H3, H4, H5 int
+	}
+	err := tx.Table("answers").
+		Select("ballots.unit_id, answers.question_id, COUNT(*) AS n, SUM(answers.value) AS sum, "+
+			"SUM(answers.value * answers.value) AS sum_sq, "+
+			"SUM(CASE WHEN answers.value = 1 THEN 1 ELSE 0 END) AS h1, SUM(CASE WHEN answers.value = 2 THEN 1 ELSE 0 END) AS h2, "+
+			"SUM(CASE WHEN answers.value = 3 THEN 1 ELSE 0 END) AS h3, SUM(CASE WHEN answers.value = 4 THEN 1 ELSE 0 END) AS h4, "+
+			"SUM(CASE WHEN answers.value = 5 THEN 1 ELSE 0 END) AS h5").
+		Joins("JOIN ballots ON ballots.id = answers.ballot_id").
+		Where("ballots.round_id = ?", roundID).
+		Group("ballots.unit_id, answers.question_id").Scan(&own).Error
+	if err != nil {
+		return nil, nil, err
+	}
+	var perBallot []struct {
+		UnitID    uint
+		Dimension string
+		Total     int
+		Fav       int
+		Items     int
+	}
+	err = tx.Table("answers").
+		Select("ballots.unit_id, round_questions.dimension, SUM(answers.value) AS total, "+
+			"SUM(CASE WHEN answers.value >= 4 THEN 1 ELSE 0 END) AS fav, COUNT(*) AS items").
+		Joins("JOIN ballots ON ballots.id = answers.ballot_id").
+		Joins("JOIN round_questions ON round_questions.round_id = ballots.round_id AND round_questions.question_id = answers.question_id").
+		Where("ballots.round_id = ?", roundID).
+		Group("ballots.id, ballots.unit_id, round_questions.dimension").Scan(&perBallot).Error
+	if err != nil {
+		return nil, nil, err
+	}
+	type itemKey struct{ unit, q uint }
+	type dimKey struct {
+		unit uint
+		dim  string
+	}
+	itemAgg := map[itemKey]*ReleaseItem{}
+	dimAgg := map[dimKey]*ReleaseDimension{}
+	for _, o := range own {
+		itemAgg[itemKey{o.UnitID, o.QuestionID}] = &ReleaseItem{N: o.N, Sum: o.Sum, SumSq: o.SumSq, H1: o.H1, H2: o.H2, H3: o.H3, H4: o.H4, H5: o.H5}
+	}
+	items := map[string]int{}
+	for _, q := range qs {
+		items[q.Dimension]++
+	}
+	for _, b := range perBallot {
+		key := dimKey{b.UnitID, b.Dimension}
+		d := dimAgg[key]
+		if d == nil {
+			d = &ReleaseDimension{}
+			dimAgg[key] = d
+		}
+		d.N++
+		d.Sum += b.Total
+		d.SumSq += b.Total * b.Total
+		d.Favorable += b.Fav
+		d.Answers += b.Items
+	}
+	// Roll children into parents, deepest first.
+	for i := len(order) - 1; i >= 0; i-- {
+		u := units[order[i]]
+		if u.ParentUnitID == nil {
+			continue
+		}
+		p := *u.ParentUnitID
+		for _, q := range qs {
+			c := itemAgg[itemKey{u.UnitID, q.QuestionID}]
+			if c == nil {
+				continue
+			}
+			t := itemAgg[itemKey{p, q.QuestionID}]
+			if t == nil {
+				t = &ReleaseItem{}
+				itemAgg[itemKey{p, q.QuestionID}] = t
+			}
+			t.N, t.Sum, t.SumSq = t.N+c.N, t.Sum+c.Sum, t.SumSq+c.SumSq
+			t.H1, t.H2, t.H3, t.H4, t.H5 = t.H1+c.H1, t.H2+c.H2, t.H3+c.H3, t.H4+c.H4, t.H5+c.H5
+		}
+		for dim := range items {
+			c := dimAgg[dimKey{u.UnitID, dim}]
+			if c == nil {
+				continue
+			}
+			t := dimAgg[dimKey{p, dim}]
+			if t == nil {
+				t = &ReleaseDimension{}
+				dimAgg[dimKey{p, dim}] = t
+			}
+			t.N, t.Sum, t.SumSq, t.Favorable, t.Answers = t.N+c.N, t.Sum+c.Sum, t.SumSq+c.SumSq, t.Favorable+c.Favorable, t.Answers+c.Answers
+		}
+	}
+	var outItems []ReleaseItem
+	var outDims []ReleaseDimension
+	for _, id := range order {
+		if !pub[id] {
+			continue
+		}
+		for _, q := range qs {
+			it := itemAgg[itemKey{id, q.QuestionID}]
+			if it == nil {
+				continue
+			}
+			it.RoundID, it.UnitID, it.QuestionID = roundID, id, q.QuestionID
+			it.Position, it.Dimension, it.Facet, it.Text = q.Position, q.Dimension, q.Facet, q.Text
+			outItems = append(outItems, *it)
+		}
+		for _, dim := range survey.Dimensions() {
+			d := dimAgg[dimKey{id, dim}]
+			if d == nil {
+				continue
+			}
+			d.RoundID, d.UnitID, d.Dimension, d.Items = roundID, id, dim, items[dim]
+			outDims = append(outDims, *d)
+		}
+	}
+	return outItems, outDims, nil
+}
+
+var (
+	emailRe = regexp.MustCompile(`(?i)[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}`)
+	phoneRe = regexp.MustCompile(`\+?\d[\d\s().-]{6,}\d`)
+)
+
+// releaseComments copies the comments of units whose own respondents number
+// at least 2k, shuffled, holding those that mention a person (roster name),
+// an email address or a phone number for an admin's review. Comments of a
+// round released before keep their review state.
+func releaseComments(tx *gorm.DB, roundID uint, units map[uint]*ReleaseUnit) error {
+	var existing int64
+	if err := tx.Model(&ReleaseComment{}).Where("round_id = ?", roundID).Count(&existing).Error; err != nil {
+		return err
+	}
+	if existing > 0 {
+		// Drop comments of units that no longer qualify; keep the rest as reviewed.
+		var hidden []uint
+		for id, u := range units {
+			if !u.CommentsShown {
+				hidden = append(hidden, id)
+			}
+		}
+		if len(hidden) == 0 {
+			return nil
+		}
+		return tx.Where("round_id = ? AND unit_id IN ?", roundID, hidden).Delete(&ReleaseComment{}).Error
+	}
+	var shown []uint
+	for id, u := range units {
+		if u.CommentsShown {
+			shown = append(shown, id)
+		}
+	}
+	if len(shown) == 0 {
+		return nil
+	}
+	var cs []survey.Comment
+	if err := tx.Where("round_id = ? AND unit_id IN ?", roundID, shown).Find(&cs).Error; err != nil {
+		return err
+	}
+	names, err := rosterNames(tx)
+	if err != nil {
+		return err
+	}
+	out := make([]ReleaseComment, 0, len(cs))
+	for _, c := range cs {
+		id, err := uuid.NewRandom()
+		if err != nil {
+			return err
+		}
+		status := CommentReleased
+		if NeedsReview(c.Text, names) {
+			status = CommentHeld
+		}
+		out = append(out, ReleaseComment{ID: id.String(), RoundID: roundID, UnitID: c.UnitID, Text: c.Text, Status: status})
+	}
+	// Random UUIDs as keys: reading in key order is a shuffle.
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	if len(out) == 0 {
+		return nil
+	}
+	return tx.CreateInBatches(out, 500).Error
+}
+
+// rosterNames returns the lower-cased full names and surnames of everyone
+// on the roster, for comment review.
+func rosterNames(tx *gorm.DB) ([]string, error) {
+	var people []survey.Person
+	if err := tx.Select("name").Find(&people).Error; err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	var out []string
+	add := func(s string) {
+		s = strings.ToLower(strings.TrimSpace(s))
+		if len([]rune(s)) >= 3 && !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	for _, p := range people {
+		add(p.Name)
+		if f := strings.Fields(p.Name); len(f) > 1 {
+			add(f[len(f)-1])
+		}
+	}
+	return out, nil
+}
+
+// NeedsReview reports whether a comment mentions an email address, a phone
+// number or a roster name (whole words, any case).
+func NeedsReview(text string, names []string) bool {
+	if emailRe.MatchString(text) || phoneRe.MatchString(text) {
+		return true
+	}
+	lower := " " + strings.ToLower(text) + " "
+	for _, n := range names {
+		i := strings.Index(lower, n)
+		for i >= 0 {
+			before, after := lower[i-1], byte(' ')
+			if i+len(n) < len(lower) {
+				after = lower[i+len(n)]
+			}
+			if !isWordByte(before) && !isWordByte(after) {
+				return true
+			}
+			j := strings.Index(lower[i+1:], n)
+			if j < 0 {
+				break
+			}
+			i += 1 + j
+		}
+	}
+	return false
+}
+
+func isWordByte(b byte) bool {
+	return b >= 'a' && b <= 'z' || b >= '0' && b <= '9' || b >= 0x80
+}
+
+// ErrNoRelease means a round has no release (it is open, or was never released).
+var ErrNoRelease = errors.New("no release for this round")
