@@ -57,7 +57,7 @@ func (s *Server) surveyPage(c echo.Context) error {
 	view := surveyPageView{OrgName: v.OrgName, RoundID: v.Round.ID, UnitID: v.UnitID, KeyID: v.KeyID,
 		ManifestHash: v.ManifestHash, State: "open", Scale: scaleLabels, MaxComment: survey.MaxCommentRunes,
 		Closed:   v.Round.Status != survey.RoundOpen || !s.now().Before(v.Round.ClosesAt),
-		ClosesAt: v.Round.ClosesAt.Format("Monday 2 January")}
+		ClosesAt: v.Round.ClosesAt.In(v.Location).Format("Monday 2 January")}
 	if v.TokenIssued {
 		view.State = "issued"
 	}
@@ -101,7 +101,7 @@ func decodeStrict(c echo.Context, v any) error {
 	if err := dec.Decode(v); err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, "The request is not valid JSON for this endpoint: "+jsonProblem(err))
 	}
-	if dec.More() {
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return echo.NewHTTPError(http.StatusBadRequest, "The request has data after the JSON object.")
 	}
 	return nil
@@ -136,9 +136,12 @@ func (s *Server) surveyIssue(c echo.Context) error {
 	if err := decodeStrict(c, &req); err != nil {
 		return err
 	}
+	if req.Secret == "" {
+		return &survey.ValidationError{Fields: map[string]string{"secret": "send the secret of your survey link"}}
+	}
 	blinded, err := survey.DecodeB64(req.BlindedMsg)
-	if err != nil || req.Secret == "" {
-		return &survey.ValidationError{Fields: map[string]string{"blinded_msg": "send the secret and a base64url blinded message"}}
+	if err != nil {
+		return &survey.ValidationError{Fields: map[string]string{"blinded_msg": "send the blinded message as base64url"}}
 	}
 	sig, err := s.svc.Rounds.IssueToken(c.Request().Context(), req.Secret, blinded)
 	if err != nil {
@@ -169,7 +172,7 @@ func (s *Server) surveyBallot(c echo.Context) error {
 	answers := make(map[uint]int, len(req.Answers))
 	for k, v := range req.Answers {
 		id, err := strconv.ParseUint(k, 10, 32)
-		if err != nil {
+		if err != nil || strconv.FormatUint(id, 10) != k {
 			return &survey.ValidationError{Fields: map[string]string{"answers": fmt.Sprintf("%q is not a question id", k)}}
 		}
 		answers[uint(id)] = v

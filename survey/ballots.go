@@ -12,6 +12,7 @@ import (
 	"math/big"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -75,6 +76,8 @@ type SurveyView struct {
 	TokenIssued  bool
 	Questions    []RoundQuestion
 	OrgName      string
+	// Location is the organisation's time zone, for dates shown to the invitee.
+	Location *time.Location
 }
 
 // SurveyBySecret resolves an invitation link.
@@ -96,9 +99,13 @@ func (s *RoundService) SurveyBySecret(ctx context.Context, secret string) (*Surv
 	if err := db.Where("round_id = ?", inv.RoundID).Order("position").Find(&v.Questions).Error; err != nil {
 		return nil, dbErr("survey questions", err)
 	}
+	v.Location = time.UTC
 	var st Settings
 	if err := db.First(&st, 1).Error; err == nil {
 		v.OrgName = st.Name
+		if loc, err := time.LoadLocation(st.TimeZone); err == nil {
+			v.Location = loc
+		}
 	}
 	var err error
 	if _, v.ManifestHash, err = s.Manifest(ctx, inv.RoundID); err != nil {
