@@ -67,12 +67,17 @@ func (s *Server) routes(e *echo.Echo) {
 	pages.GET("/reports/:unit", s.reportPage, s.requireRole(survey.RoleLeader))
 	pages.GET("/reports/:unit/export.csv", s.reportCSV, s.requireRole(survey.RoleLeader))
 	pages.GET("/help/statistics", s.statisticsHelp)
-	pages.GET("/admin", s.adminHome, s.requireRole(survey.RoleAdmin))
-	pages.GET("/admin/comments", s.adminComments, s.requireRole(survey.RoleAdmin))
-	pages.POST("/admin/comments/:id", s.adminCommentDecide, s.requireRole(survey.RoleAdmin))
-	pages.POST("/admin/programs/:program/launch", s.adminLaunch, s.requireRole(survey.RoleAdmin))
-	pages.POST("/admin/rounds/:round/close", s.adminClose, s.requireRole(survey.RoleAdmin))
-	pages.POST("/admin/settings", s.adminSettings, s.requireRole(survey.RoleAdmin))
+
+	admin := pages.Group("/admin", s.requireRole(survey.RoleAdmin))
+	admin.GET("", s.adminHome)
+	admin.GET("/comments", s.adminComments)
+	admin.POST("/comments/:id", s.adminCommentDecide)
+	admin.POST("/programs/:program/launch", s.adminLaunch)
+	admin.POST("/rounds/:round/close", s.adminClose)
+	admin.POST("/settings", s.adminSettings)
+	// -- admin: roster import --
+	// -- admin: teams, people, leaders, programs, rounds --
+	// -- admin: audit log, API tokens --
 
 	// JSON API: the same principal, JSON errors.
 	v1 := e.Group("/api/v1", s.csrf(), s.loadPrincipal)
@@ -80,6 +85,12 @@ func (s *Server) routes(e *echo.Echo) {
 	v1.GET("/org/teams", s.apiTeams, s.requireRole(survey.RoleLeader))
 	v1.GET("/reports/units", s.apiReportUnits, s.requireRole(survey.RoleLeader))
 	v1.GET("/reports/units/:unit", s.apiReport, s.requireRole(survey.RoleLeader))
+
+	v1admin := v1.Group("/admin", s.requireRole(survey.RoleAdmin))
+	// -- api admin: roster import --
+	// -- api admin: teams, people, leaders, programs, rounds --
+	// -- api admin: audit log, API tokens --
+	_ = v1admin
 }
 
 // formBodyLimit parses form bodies up front so that one over the body
