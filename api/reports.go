@@ -303,17 +303,25 @@ func (s *Server) reportCSV(c echo.Context) error {
 	h.Set(echo.HeaderContentType, "text/csv; charset=utf-8")
 	h.Set(echo.HeaderContentDisposition, fmt.Sprintf(`attachment; filename="pulse-unit-%d.csv"`, rep.Unit.ID))
 	c.Response().WriteHeader(http.StatusOK)
-	w := csv.NewWriter(c.Response())
-	w.Write([]string{"section", "round_closed", "dimension", "question", "n", "mean", "ci95_low", "ci95_high", "favourable", "h1", "h2", "h3", "h4", "h5"})
+	header := []string{"section", "round_closed", "dimension", "question", "n", "mean", "ci95_low", "ci95_high", "favourable", "h1", "h2", "h3", "h4", "h5"}
+	cw := csv.NewWriter(c.Response())
+	cw.Write(header)
+	// Every row has the header's width, so strict CSV readers accept it.
+	write := func(row []string) {
+		for len(row) < len(header) {
+			row = append(row, "")
+		}
+		cw.Write(row)
+	}
 	f := func(x float64) string { return strconv.FormatFloat(round3(x), 'f', -1, 64) }
 	for _, p := range rep.Trend {
 		if !p.Published {
-			w.Write([]string{"trend", p.Round.Label, "", "", "", "suppressed"})
+			write([]string{"trend", p.Round.Label, "", "", "", "suppressed"})
 			continue
 		}
 		for _, d := range survey.Dimensions() {
 			if sc, ok := p.Scores[d]; ok {
-				w.Write([]string{"trend", p.Round.Label, d, "", strconv.Itoa(sc.N), f(sc.Mean), f(sc.Lo), f(sc.Hi), f(sc.Favourable)})
+				write([]string{"trend", p.Round.Label, d, "", strconv.Itoa(sc.N), f(sc.Mean), f(sc.Lo), f(sc.Hi), f(sc.Favourable)})
 			}
 		}
 	}
@@ -326,10 +334,10 @@ func (s *Server) reportCSV(c echo.Context) error {
 		for _, h := range it.Hist {
 			row = append(row, strconv.Itoa(h))
 		}
-		w.Write(row)
+		write(row)
 	}
-	w.Flush()
-	return w.Error()
+	cw.Flush()
+	return cw.Error()
 }
 
 // csvSafe keeps spreadsheet programs from running text as a formula.
