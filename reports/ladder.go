@@ -1,6 +1,10 @@
 package reports
 
-import "github.com/pulse-survey/pulse/survey"
+import (
+	"math"
+
+	"github.com/pulse-survey/pulse/survey"
+)
 
 // Thresholds of the ladder reading, on the 1-5 mean scale.
 const (
@@ -28,22 +32,27 @@ type Reading struct {
 //  5. all three strong: keep going;
 //  6. otherwise balanced.
 func Ladder(s map[string]Score) Reading {
-	p, okP := s[survey.DimPurpose]
-	m, okM := s[survey.DimMastery]
-	a, okA := s[survey.DimAutonomy]
+	ps, okP := s[survey.DimPurpose]
+	ms, okM := s[survey.DimMastery]
+	as, okA := s[survey.DimAutonomy]
 	if !okP || !okM || !okA {
 		return Reading{Key: "incomplete", Text: "Not every step was asked in this round, so there is no ladder reading."}
 	}
+	// Compare in whole hundredths, as the page shows the means, so that
+	// floating-point error cannot move a boundary.
+	h := func(x float64) int { return int(math.Round(x * 100)) }
+	p, m, a := h(ps.Mean), h(ms.Mean), h(as.Mean)
+	strong, weak, gap := h(LadderStrong), h(LadderWeak), h(LadderGap)
 	switch {
-	case p.Mean < LadderWeak:
+	case p < weak:
 		return Reading{Key: "purpose-first", Text: "Purpose is low: start with the why, how this team's work matters and fits, before pushing for more mastery or autonomy."}
-	case m.Mean >= LadderStrong && a.Mean <= m.Mean-LadderGap:
+	case m >= strong && a <= m-gap:
 		return Reading{Key: "ready-for-autonomy", Text: "Mastery is strong and autonomy lags: this team may be ready for more autonomy."}
-	case a.Mean >= m.Mean+LadderGap:
+	case a >= m+gap:
 		return Reading{Key: "autonomy-outruns-mastery", Text: "Autonomy outruns mastery: check training and coaching, so that freedom rests on competence."}
-	case m.Mean < LadderWeak:
+	case m < weak:
 		return Reading{Key: "build-mastery", Text: "Mastery is low: invest in training, coaching and room to learn from mistakes."}
-	case p.Mean >= LadderStrong && m.Mean >= LadderStrong && a.Mean >= LadderStrong:
+	case p >= strong && m >= strong && a >= strong:
 		return Reading{Key: "all-strong", Text: "Purpose, mastery and autonomy are all strong: keep doing what works."}
 	}
 	return Reading{Key: "balanced", Text: "The steps are in balance: no single step stands out."}

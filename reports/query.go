@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"sort"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -171,23 +172,45 @@ func (r *Reader) releaseUnits(ctx context.Context, roundID uint) ([]UnitRef, err
 	return out, nil
 }
 
-// unitTreeFromRelease orders release units parents first, by path.
+// unitTreeFromRelease orders release units as a tree walk: parents first,
+// children by lower-cased name.
 func unitTreeFromRelease(rus []ReleaseUnit) (map[uint]ReleaseUnit, []uint) {
 	m := map[uint]ReleaseUnit{}
+	children := map[uint][]uint{}
+	var roots []uint
 	for _, u := range rus {
 		m[u.UnitID] = u
 	}
-	ids := make([]uint, 0, len(rus))
 	for _, u := range rus {
-		ids = append(ids, u.UnitID)
-	}
-	sort.Slice(ids, func(i, j int) bool {
-		a, b := m[ids[i]], m[ids[j]]
-		if a.Path != b.Path {
-			return a.Path < b.Path
+		if u.ParentUnitID == nil || m[*u.ParentUnitID].UnitID == 0 {
+			roots = append(roots, u.UnitID)
+		} else {
+			children[*u.ParentUnitID] = append(children[*u.ParentUnitID], u.UnitID)
 		}
-		return a.UnitID < b.UnitID
-	})
+	}
+	byName := func(ids []uint) {
+		sort.Slice(ids, func(i, j int) bool {
+			a, b := strings.ToLower(m[ids[i]].Name), strings.ToLower(m[ids[j]].Name)
+			if a != b {
+				return a < b
+			}
+			return ids[i] < ids[j]
+		})
+	}
+	byName(roots)
+	ids := make([]uint, 0, len(rus))
+	var walk func(id uint)
+	walk = func(id uint) {
+		ids = append(ids, id)
+		cs := children[id]
+		byName(cs)
+		for _, c := range cs {
+			walk(c)
+		}
+	}
+	for _, r := range roots {
+		walk(r)
+	}
 	return m, ids
 }
 

@@ -120,6 +120,9 @@ func (r *Releaser) Release(ctx context.Context, roundID uint) error {
 	err := r.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var round survey.Round
 		if err := tx.First(&round, roundID).Error; err != nil {
+			if errors.Is(err, gorm.ErrRecordNotFound) {
+				return fmt.Errorf("round %d: %w", roundID, survey.ErrNotFound)
+			}
 			return err
 		}
 		if round.Status != survey.RoundClosed {
@@ -413,7 +416,7 @@ func aggregate(tx *gorm.DB, roundID uint, units map[uint]*ReleaseUnit, order []u
 
 var (
 	emailRe = regexp.MustCompile(`(?i)[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}`)
-	phoneRe = regexp.MustCompile(`\+?\d[\d\s().-]{6,}\d`)
+	phoneRe = regexp.MustCompile(`\+?\d[\d\s()./-]{6,}\d`)
 )
 
 // releaseComments copies the comments of units whose own respondents number
