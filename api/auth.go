@@ -34,15 +34,35 @@ func (s *Server) csrf() echo.MiddlewareFunc {
 		CookieHTTPOnly: true,
 		CookieSecure:   s.secure,
 		CookieSameSite: http.SameSiteStrictMode,
+		// A request with an API token carries no cookie that a forged
+		// request could ride on (loadPrincipal then ignores the session).
+		Skipper: func(c echo.Context) bool {
+			_, ok := bearerToken(c)
+			return ok
+		},
 		ErrorHandler: func(err error, c echo.Context) error {
 			return echo.NewHTTPError(http.StatusForbidden, "The form expired or came from another site. Reload the page and try again.")
 		},
 	})
 }
 
-// loadPrincipal resolves the session cookie, if any, into a principal.
+// loadPrincipal resolves the session cookie, if any, into a principal. On
+// the JSON API an Authorization: Bearer header takes precedence: the API
+// token alone then decides, and a bad one is 401 whatever the cookies.
 func (s *Server) loadPrincipal(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
+		if secret, ok := bearerToken(c); ok {
+			p, err := s.svc.APITokens().Principal(c.Request().Context(), secret)
+			if errors.Is(err, survey.ErrInvalidToken) {
+				c.Response().Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+				return echo.NewHTTPError(http.StatusUnauthorized, "The API token is unknown, revoked or expired.")
+			}
+			if err != nil {
+				return err
+			}
+			c.Set(principalKey, p)
+			return next(c)
+		}
 		ck, err := c.Cookie(sessionCookie)
 		if err != nil || ck.Value == "" {
 			return next(c)
@@ -63,6 +83,19 @@ func (s *Server) loadPrincipal(next echo.HandlerFunc) echo.HandlerFunc {
 		c.Set(principalKey, p)
 		return next(c)
 	}
+}
+
+// bearerToken returns the API token of a request to the JSON API. Pages
+// never read the Authorization header: they run on the session cookie only.
+func bearerToken(c echo.Context) (string, bool) {
+	if !strings.HasPrefix(c.Request().URL.Path, "/api/v1/") {
+		return "", false
+	}
+	scheme, token, ok := strings.Cut(c.Request().Header.Get(echo.HeaderAuthorization), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	return strings.TrimSpace(token), true
 }
 
 func principal(c echo.Context) *survey.Principal {

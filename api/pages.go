@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 
@@ -129,7 +130,7 @@ func (s *Server) adminSettings(c echo.Context) error {
 	if err := c.Bind(&f); err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, "The form could not be read.")
 	}
-	_, err := s.svc.Org.UpdateSettings(c.Request().Context(), survey.SettingsInput{Name: f.Name, TimeZone: f.TimeZone, MinGroupSize: f.MinGroupSize})
+	saved, err := s.svc.Org.UpdateSettings(c.Request().Context(), survey.SettingsInput{Name: f.Name, TimeZone: f.TimeZone, MinGroupSize: f.MinGroupSize})
 	var ve *survey.ValidationError
 	if errors.As(err, &ve) {
 		v, verr := s.adminView(c)
@@ -142,6 +143,8 @@ func (s *Server) adminSettings(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	noteAudit(c, survey.AuditSettingsUpdate, "settings", fmt.Sprintf("name %q, time zone %s, minimum group size %d",
+		saved.Name, saved.TimeZone, saved.MinGroupSize))
 	return c.Redirect(http.StatusSeeOther, "/admin?saved=1")
 }
 
@@ -153,6 +156,8 @@ type meResponse struct {
 	// Scope lists the granted teams; empty with all=true for admins.
 	All   bool   `json:"all"`
 	Scope []uint `json:"scope"`
+	// TokenID is set when the request came with an API token (ID is then 0).
+	TokenID uint `json:"token_id,omitempty"`
 }
 
 func (s *Server) apiMe(c echo.Context) error {
@@ -164,7 +169,8 @@ func (s *Server) apiMe(c echo.Context) error {
 	if scope == nil {
 		scope = []uint{}
 	}
-	return c.JSON(http.StatusOK, meResponse{ID: p.User.ID, Email: p.User.Email, Name: p.User.Name, Role: p.User.Role, All: p.All, Scope: scope})
+	return c.JSON(http.StatusOK, meResponse{ID: p.User.ID, Email: p.User.Email, Name: p.User.Name, Role: p.User.Role, All: p.All, Scope: scope,
+		TokenID: p.TokenID})
 }
 
 type teamResponse struct {
@@ -213,10 +219,12 @@ func (s *Server) adminLaunch(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.svc.Rounds.Launch(c.Request().Context(), id); err != nil {
+	r, err := s.svc.Rounds.Launch(c.Request().Context(), id)
+	if err != nil {
 		return err
 	}
-	return c.Redirect(http.StatusSeeOther, "/admin#h-rounds")
+	noteAudit(c, survey.AuditRoundLaunch, fmt.Sprintf("round:%d", r.ID), fmt.Sprintf("program:%d, round #%d", id, r.Number))
+	return c.Redirect(http.StatusSeeOther, "/admin/rounds")
 }
 
 // adminClose closes an open round; its release follows.
@@ -231,7 +239,7 @@ func (s *Server) adminClose(c echo.Context) error {
 	if err := s.svc.Rounds.Close(c.Request().Context(), id); err != nil {
 		return err
 	}
-	return c.Redirect(http.StatusSeeOther, "/admin#h-rounds")
+	return c.Redirect(http.StatusSeeOther, "/admin/rounds")
 }
 
 func (s *Server) statisticsHelp(c echo.Context) error {

@@ -99,6 +99,9 @@ func (s *Server) reportPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := s.auditReport(c, p, rep.Unit.ID, "page", unitLabel(rep)); err != nil {
+		return err
+	}
 	ctx := c.Request().Context()
 	v := reportView{Report: rep}
 	if v.Units, err = s.reader.Units(ctx, p.Can); err != nil {
@@ -269,8 +272,11 @@ func toJSON(rep *reports.Report) reportJSON {
 }
 
 func (s *Server) apiReport(c echo.Context) error {
-	_, rep, err := s.scopedReport(c)
+	p, rep, err := s.scopedReport(c)
 	if err != nil {
+		return err
+	}
+	if err := s.auditReport(c, p, rep.Unit.ID, "json", unitLabel(rep)); err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, toJSON(rep))
@@ -295,8 +301,11 @@ func (s *Server) apiReportUnits(c echo.Context) error {
 // reportCSV exports the unit's trend and latest items: the same released
 // numbers as the page.
 func (s *Server) reportCSV(c echo.Context) error {
-	_, rep, err := s.scopedReport(c)
+	p, rep, err := s.scopedReport(c)
 	if err != nil {
+		return err
+	}
+	if err := s.auditReport(c, p, rep.Unit.ID, "csv", unitLabel(rep)); err != nil {
 		return err
 	}
 	h := c.Response().Header()
@@ -378,5 +387,7 @@ func (s *Server) adminCommentDecide(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	// The comment's text stays out of the audit log.
+	noteAudit(c, "comment."+action, "comment:"+c.Param("id"), "")
 	return c.Redirect(http.StatusSeeOther, "/admin/comments")
 }

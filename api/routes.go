@@ -37,7 +37,10 @@ func (s *Server) routes(e *echo.Echo) {
 		}),
 		permissionsPolicy,
 		s.cacheControl,
-		middleware.BodyLimit("1M"),
+		// 1 MB for everything but roster uploads, which may be 20 MB. Both
+		// limits apply before anything (CSRF, sessions) reads the body.
+		middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: "1M", Skipper: rosterUpload}),
+		middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: "20M", Skipper: func(c echo.Context) bool { return !rosterUpload(c) }}),
 		formBodyLimit,
 		middleware.GzipWithConfig(middleware.GzipConfig{Level: 5, MinLength: 1024}),
 		middleware.ContextTimeoutWithConfig(middleware.ContextTimeoutConfig{Timeout: 30e9}),
@@ -46,6 +49,10 @@ func (s *Server) routes(e *echo.Echo) {
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 	e.StaticFS("/static", frontend.Static())
+	// Browsers ask for /favicon.ico on pages that declare no icon (JSON, CSV).
+	e.GET("/favicon.ico", func(c echo.Context) error {
+		return c.Redirect(http.StatusMovedPermanently, "/static/favicon.svg")
+	})
 
 	// Employees answering: no session, no CSRF cookie, anonymous logging.
 	e.GET("/s/:secret", s.surveyPage)
@@ -68,7 +75,8 @@ func (s *Server) routes(e *echo.Echo) {
 	pages.GET("/reports/:unit/export.csv", s.reportCSV, s.requireRole(survey.RoleLeader))
 	pages.GET("/help/statistics", s.statisticsHelp)
 
-	admin := pages.Group("/admin", s.requireRole(survey.RoleAdmin))
+	// auditAdmin records every successful state-changing admin request.
+	admin := pages.Group("/admin", s.requireRole(survey.RoleAdmin), s.auditAdmin)
 	admin.GET("", s.adminHome)
 	admin.GET("/comments", s.adminComments)
 	admin.POST("/comments/:id", s.adminCommentDecide)
@@ -76,8 +84,39 @@ func (s *Server) routes(e *echo.Echo) {
 	admin.POST("/rounds/:round/close", s.adminClose)
 	admin.POST("/settings", s.adminSettings)
 	// -- admin: roster import --
+	roster := newRosterImport(s)
+	admin.GET("/roster", roster.form)
+	admin.POST("/roster/preview", roster.preview)
+	admin.POST("/roster/apply", roster.apply)
 	// -- admin: teams, people, leaders, programs, rounds --
+	admin.GET("/teams", s.adminTeams)
+	admin.POST("/teams", s.adminTeamCreate)
+	admin.GET("/teams/:team", s.adminTeam)
+	admin.POST("/teams/:team/rename", s.adminTeamRename)
+	admin.POST("/teams/:team/move", s.adminTeamMove)
+	admin.POST("/teams/:team/archive", s.adminTeamArchive)
+	admin.GET("/people", s.adminPeople)
+	admin.GET("/people/:person", s.adminPerson)
+	admin.POST("/people/:person", s.adminPersonSave)
+	admin.GET("/leaders", s.adminLeaders)
+	admin.POST("/leaders/invite", s.adminLeaderInvite)
+	admin.GET("/programs", s.adminPrograms)
+	admin.GET("/programs/new", s.adminProgramNew)
+	admin.POST("/programs", s.adminProgramCreate)
+	admin.GET("/programs/:program", s.adminProgram)
+	admin.POST("/programs/:program", s.adminProgramSave)
+	admin.GET("/programs/:program/preview", s.adminProgramPreview)
+	admin.POST("/questions", s.adminQuestionCreate)
+	admin.GET("/rounds", s.adminRounds)
 	// -- admin: audit log, API tokens --
+	admin.GET("/audit", s.adminAudit)
+	admin.GET("/tokens", s.adminTokens)
+	admin.POST("/tokens", s.adminTokenCreate)
+	admin.POST("/tokens/:id/revoke", s.adminTokenRevoke)
+	pages.GET("/logging", s.loggingPage) // public: what Pulse logs
+	// -- admin: delivery --
+	admin.GET("/rounds/:round/delivery", s.adminDelivery)
+	admin.GET("/rounds/:round/links.csv", s.adminLinksCSV)
 
 	// JSON API: the same principal, JSON errors.
 	v1 := e.Group("/api/v1", s.csrf(), s.loadPrincipal)
@@ -86,10 +125,37 @@ func (s *Server) routes(e *echo.Echo) {
 	v1.GET("/reports/units", s.apiReportUnits, s.requireRole(survey.RoleLeader))
 	v1.GET("/reports/units/:unit", s.apiReport, s.requireRole(survey.RoleLeader))
 
-	v1admin := v1.Group("/admin", s.requireRole(survey.RoleAdmin))
+	v1admin := v1.Group("/admin", s.requireRole(survey.RoleAdmin), s.auditAdmin)
 	// -- api admin: roster import --
+	v1admin.POST("/roster/preview", roster.apiPreview)
+	v1admin.POST("/roster/apply", roster.apiApply)
 	// -- api admin: teams, people, leaders, programs, rounds --
+	v1admin.GET("/teams", s.apiAdminTeams)
+	v1admin.POST("/teams", s.apiAdminTeamCreate)
+	v1admin.PATCH("/teams/:team", s.apiAdminTeamUpdate)
+	v1admin.POST("/teams/:team/archive", s.apiAdminTeamArchive)
+	v1admin.GET("/people", s.apiAdminPeople)
+	v1admin.PATCH("/people/:person", s.apiAdminPersonUpdate)
+	v1admin.GET("/leaders", s.apiAdminLeaders)
+	v1admin.POST("/leaders/invites", s.apiAdminInvite)
+	v1admin.GET("/questions", s.apiAdminQuestions)
+	v1admin.POST("/questions", s.apiAdminQuestionCreate)
+	v1admin.GET("/programs", s.apiAdminPrograms)
+	v1admin.POST("/programs", s.apiAdminProgramCreate)
+	v1admin.GET("/programs/:program", s.apiAdminProgram)
+	v1admin.PUT("/programs/:program", s.apiAdminProgramUpdate)
+	v1admin.PATCH("/programs/:program", s.apiAdminProgramUpdate)
+	v1admin.GET("/programs/:program/preview", s.apiAdminProgramPreview)
+	v1admin.GET("/rounds", s.apiAdminRounds)
+	v1admin.POST("/rounds", s.apiAdminLaunch)
+	v1admin.GET("/rounds/:round", s.apiAdminRound)
+	v1admin.POST("/rounds/:round/close", s.apiAdminClose)
 	// -- api admin: audit log, API tokens --
+	e.GET("/api/v1/openapi.yaml", s.openAPI) // public, no session
+	v1admin.GET("/audit", s.apiAudit)
+	v1admin.GET("/tokens", s.apiTokens)
+	v1admin.POST("/tokens", s.apiTokenCreate)
+	v1admin.DELETE("/tokens/:id", s.apiTokenRevoke)
 	_ = v1admin
 }
 
@@ -138,6 +204,15 @@ func (s *Server) cacheControl(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		return next(c)
 	}
+}
+
+// rosterUpload marks the routes that take a roster file.
+func rosterUpload(c echo.Context) bool {
+	switch c.Request().URL.Path {
+	case "/admin/roster/preview", "/api/v1/admin/roster/preview", "/api/v1/admin/roster/apply":
+		return true
+	}
+	return false
 }
 
 // anonymousRoute marks routes used by employees answering a survey: they get

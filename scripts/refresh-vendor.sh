@@ -3,6 +3,9 @@
 # each with its licence. Versions are pinned here so a refresh is reproducible; npm is
 # needed only to run this script, never to build or run Pulse.
 #
+# Test-only files go elsewhere: axe-core (the accessibility engine of the browser tests) is
+# vendored into cmd/pulse/e2e/testdata/axe/, outside frontend/, so Pulse never serves it.
+#
 # Usage: scripts/refresh-vendor.sh
 # To add a package, add a vendor_pkg line at the bottom and list it in
 # frontend/static/vendor/README.md. Files that must be bundled rather than copied have their own
@@ -26,8 +29,15 @@ trap 'rm -rf "$work"' EXIT
 #   <dir> is NAME without its npm scope. A FILE is a path inside the package, copied under
 #   its base name, or "path:dest" to choose the destination name.
 vendor_pkg() {
-	local name="$1" version="$2"
-	shift 2
+	local name="$1"
+	vendor_pkg_into "$vendor_dir/${name##*/}" "$@"
+}
+
+# vendor_pkg_into DEST NAME VERSION FILE...
+#   Like vendor_pkg, into the directory DEST (replaced whole).
+vendor_pkg_into() {
+	local dest="$1" name="$2" version="$3"
+	shift 3
 	[[ $# -gt 0 ]] || { echo "vendor_pkg $name: no files listed" >&2; return 1; }
 
 	local dir="${name##*/}"
@@ -43,7 +53,6 @@ vendor_pkg() {
 	got="$(node -p 'require(process.argv[1]).version' "$src/package.json")"
 	[[ "$got" == "$version" ]] || { echo "vendor_pkg $name: got version $got, want $version" >&2; return 1; }
 
-	local dest="$vendor_dir/$dir"
 	rm -rf "$dest"
 	mkdir -p "$dest"
 
@@ -78,6 +87,10 @@ vendor_pkg() {
 
 # Pinned packages. echarts must match what go-echarts (see go.mod) expects.
 vendor_pkg echarts 5.4.3 dist/echarts.min.js
+
+# Tests only, never served: the browser tests (cmd/pulse/e2e) inject axe-core through
+# DevTools to check pages for accessibility problems.
+vendor_pkg_into "$root/cmd/pulse/e2e/testdata/axe" axe-core 4.14.1 axe.min.js LICENSE-3RD-PARTY.txt
 
 # Bundled, not copied: the blind-RSA client is built into one ES module by its own script.
 "$root/scripts/build-blindrsa.sh"

@@ -430,6 +430,10 @@ type Principal struct {
 	// Roots are the teams granted to a leader; Teams is their subtrees.
 	Roots []uint
 	Teams map[uint]bool
+	// TokenID is the API token the request came with, or 0 for a signed-in
+	// account. A token's principal has no account: User.ID is 0 and
+	// User.Name is the token's name.
+	TokenID uint
 }
 
 // Can reports whether the principal may see the team's reports.

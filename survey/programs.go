@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -50,6 +52,9 @@ type ProgramInput struct {
 	ItemsPerRound int
 	MinGroupSize  int
 	QuestionIDs   []uint
+	// Paused stops a program from being scheduled; the zero value is an
+	// active program, so CreateProgram's callers need not set it.
+	Paused bool
 }
 
 func (in *ProgramInput) validate(tx *gorm.DB) error {
@@ -120,7 +125,7 @@ func (s *ProgramService) CreateProgram(ctx context.Context, in ProgramInput) (*P
 		}
 		p = Program{Name: in.Name, Cadence: in.Cadence, IntervalWeeks: in.IntervalWeeks, Weekday: int(in.Weekday),
 			TimeOfDay: in.TimeOfDay, OpenDays: in.OpenDays, ItemsPerRound: in.ItemsPerRound,
-			MinGroupSize: in.MinGroupSize, Active: true}
+			MinGroupSize: in.MinGroupSize, Active: !in.Paused}
 		if err := tx.Create(&p).Error; err != nil {
 			return err
 		}
@@ -162,4 +167,258 @@ func (s *ProgramService) Program(ctx context.Context, id uint) (*Program, []Ques
 		return nil, nil, dbErr("program questions", err)
 	}
 	return &p, qs, nil
+}
+
+// lockProgram takes the program's row lock on PostgreSQL, the lock Launch
+// takes, so an edit and a launch of one program do not interleave (SQLite
+// transactions hold the write lock from BEGIN anyway).
+func lockProgram(tx *gorm.DB, id uint) (*Program, error) {
+	q := tx
+	if tx.Dialector.Name() == "postgres" {
+		q = q.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate})
+	}
+	var p Program
+	if err := q.First(&p, id).Error; err != nil {
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return nil, fmt.Errorf("survey: program %d: %w", id, ErrNotFound)
+		}
+		return nil, err
+	}
+	return &p, nil
+}
+
+// minGroupSizeFloor is the lowest k a program may be given: the floor of 3
+// until one of its rounds has launched, then the highest k it has run with
+// (its current k or a launched round's), so that k is never lowered.
+func minGroupSizeFloor(tx *gorm.DB, p *Program) (floor int, launched bool, err error) {
+	var row struct {
+		N int
+		K int
+	}
+	if err := tx.Model(&Round{}).Select("COUNT(*) AS n, COALESCE(MAX(min_group_size), 0) AS k").
+		Where("program_id = ? AND launched_at IS NOT NULL", p.ID).Scan(&row).Error; err != nil {
+		return 0, false, err
+	}
+	if row.N == 0 {
+		return MinMinGroupSize, false, nil
+	}
+	return max(p.MinGroupSize, row.K, MinMinGroupSize), true, nil
+}
+
+// MinGroupSizeFloor returns the lowest minimum group size the program may
+// be given now, and whether a round of it has launched.
+func (s *ProgramService) MinGroupSizeFloor(ctx context.Context, programID uint) (int, bool, error) {
+	db := s.db.WithContext(ctx)
+	var p Program
+	if err := db.First(&p, programID).Error; err != nil {
+		return 0, false, dbErr("min group size floor", err)
+	}
+	floor, launched, err := minGroupSizeFloor(db, &p)
+	if err != nil {
+		return 0, false, dbErr("min group size floor", err)
+	}
+	return floor, launched, nil
+}
+
+// UpdateProgram changes a program and replaces its question selection (in
+// the order given). Rounds already launched keep their own snapshot. The
+// minimum group size can be raised at any time but not lowered once a
+// round of the program has launched: reports across rounds would otherwise
+// cover smaller groups than the ones employees were promised.
+func (s *ProgramService) UpdateProgram(ctx context.Context, id uint, in ProgramInput) (*Program, error) {
+	var p *Program
+	err := tx(ctx, s.db, func(tx *gorm.DB) error {
+		var err error
+		if p, err = lockProgram(tx, id); err != nil {
+			return err
+		}
+		verr := in.validate(tx)
+		var ve *ValidationError
+		if verr != nil && !errors.As(verr, &ve) {
+			return verr
+		}
+		floor, launched, err := minGroupSizeFloor(tx, p)
+		if err != nil {
+			return err
+		}
+		if launched && in.MinGroupSize < floor {
+			if ve == nil {
+				ve = &ValidationError{Fields: map[string]string{}}
+			}
+			ve.Fields["min_group_size"] = fmt.Sprintf("a round of this program has already launched with a minimum group size of %d: "+
+				"it can be raised but not lowered, or groups smaller than employees were promised would be reported", floor)
+		}
+		if ve != nil {
+			return ve
+		}
+		p.Name, p.Cadence, p.IntervalWeeks, p.Weekday = in.Name, in.Cadence, in.IntervalWeeks, int(in.Weekday)
+		p.TimeOfDay, p.OpenDays, p.ItemsPerRound, p.MinGroupSize = in.TimeOfDay, in.OpenDays, in.ItemsPerRound, in.MinGroupSize
+		p.Active = !in.Paused
+		if err := tx.Save(p).Error; err != nil {
+			return err
+		}
+		if err := tx.Where("program_id = ?", id).Delete(&ProgramQuestion{}).Error; err != nil {
+			return err
+		}
+		for i, qid := range uniqueIDs(in.QuestionIDs) {
+			if err := tx.Create(&ProgramQuestion{ProgramID: id, QuestionID: qid, Position: i}).Error; err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, dbErr("update program", err)
+	}
+	return p, nil
+}
+
+// MaxQuestionText is the longest statement (in characters) a question may have.
+const MaxQuestionText = 300
+
+// CustomKeyPrefix starts the keys of custom (non built-in) questions.
+const CustomKeyPrefix = "custom."
+
+// QuestionInput creates a custom question.
+type QuestionInput struct {
+	Dimension string
+	Facet     string
+	Text      string
+	// ProgramID, when not zero, also adds the question at the end of that
+	// program's selection.
+	ProgramID uint
+}
+
+func (in *QuestionInput) validate() error {
+	v := validation{}
+	in.Text = strings.Join(strings.Fields(in.Text), " ")
+	switch {
+	case !ValidDimension(in.Dimension):
+		v.add("dimension", "choose purpose, mastery, autonomy or engagement")
+	case !ValidFacet(in.Dimension, in.Facet):
+		v.add("facet", fmt.Sprintf("choose one of the facets of %s", DimensionLabel(in.Dimension)))
+	}
+	switch n := utf8.RuneCountInString(in.Text); {
+	case n == 0:
+		v.add("text", "write the statement employees rate from 1 to 5")
+	case n > MaxQuestionText:
+		v.add("text", fmt.Sprintf("use at most %d characters (this has %d)", MaxQuestionText, n))
+	case !utf8.ValidString(in.Text):
+		v.add("text", "the text is not valid UTF-8")
+	}
+	return v.err()
+}
+
+// CreateQuestion adds a custom item to the bank, keyed "custom.<n>". It is
+// never a core item: core items are the bank's trend anchors, one per
+// dimension. The same statement twice is ErrConflict.
+func (s *ProgramService) CreateQuestion(ctx context.Context, in QuestionInput) (*Question, error) {
+	if err := in.validate(); err != nil {
+		return nil, err
+	}
+	var q Question
+	var err error
+	// Two admins adding items at once on PostgreSQL may pick the same next
+	// key; the unique index refuses one of them, which then tries again.
+	for attempt := 0; attempt < 5; attempt++ {
+		err = tx(ctx, s.db, func(tx *gorm.DB) error { return s.createQuestion(tx, in, &q) })
+		if !errors.Is(err, gorm.ErrDuplicatedKey) {
+			break
+		}
+	}
+	if err != nil {
+		return nil, dbErr("create question", err)
+	}
+	return &q, nil
+}
+
+func (s *ProgramService) createQuestion(tx *gorm.DB, in QuestionInput, q *Question) error {
+	var n int64
+	if err := tx.Model(&Question{}).Where("LOWER(questions.text) = LOWER(?)", in.Text).Count(&n).Error; err != nil {
+		return err
+	}
+	if n > 0 {
+		return Conflict("the question bank already has this statement")
+	}
+	if in.ProgramID != 0 {
+		if _, err := lockProgram(tx, in.ProgramID); err != nil {
+			if errors.Is(err, ErrNotFound) {
+				return &ValidationError{Fields: map[string]string{"program_id": "the program does not exist"}}
+			}
+			return err
+		}
+	}
+	var keys []string
+	if err := tx.Model(&Question{}).Where(clause.Like{Column: clause.Column{Table: clause.CurrentTable, Name: "key"}, Value: CustomKeyPrefix + "%"}).Pluck("key", &keys).Error; err != nil {
+		return err
+	}
+	next := 1
+	for _, k := range keys {
+		if i, err := strconv.Atoi(strings.TrimPrefix(k, CustomKeyPrefix)); err == nil && i >= next {
+			next = i + 1
+		}
+	}
+	*q = Question{Key: CustomKeyPrefix + strconv.Itoa(next), Dimension: in.Dimension, Facet: in.Facet, Text: in.Text,
+		CreatedAt: s.now()}
+	if err := tx.Create(q).Error; err != nil {
+		return err
+	}
+	if in.ProgramID == 0 {
+		return nil
+	}
+	var last struct{ N int }
+	if err := tx.Model(&ProgramQuestion{}).Select("COALESCE(MAX(position), -1) AS n").
+		Where("program_id = ?", in.ProgramID).Scan(&last).Error; err != nil {
+		return err
+	}
+	return tx.Create(&ProgramQuestion{ProgramID: in.ProgramID, QuestionID: q.ID, Position: last.N + 1}).Error
+}
+
+// PreviewQuestions returns the number of the program's next round and the
+// items that round would ask, chosen exactly as Launch chooses them.
+func (s *ProgramService) PreviewQuestions(ctx context.Context, programID uint) (int, []Question, error) {
+	p, qs, err := s.Program(ctx, programID)
+	if err != nil {
+		return 0, nil, err
+	}
+	var last struct{ N int }
+	if err := s.db.WithContext(ctx).Model(&Round{}).Select("COALESCE(MAX(number), 0) AS n").
+		Where("program_id = ?", programID).Scan(&last).Error; err != nil {
+		return 0, nil, dbErr("preview", err)
+	}
+	number := last.N + 1
+	if len(qs) == 0 {
+		return number, nil, nil
+	}
+	return number, pickQuestions(qs, p.ItemsPerRound, number), nil
+}
+
+// ProgramWarnings lists what is allowed but probably unintended about a
+// program's selection: a dimension asked without its core item (its trend
+// is not comparable between rounds), more core items than items per round
+// (every core item is asked every round), or fewer items than a round asks.
+func ProgramWarnings(itemsPerRound int, qs []Question) []string {
+	var out []string
+	covered, core := map[string]bool{}, map[string]int{}
+	cores := 0
+	for _, q := range qs {
+		covered[q.Dimension] = true
+		if q.Core {
+			core[q.Dimension]++
+			cores++
+		}
+	}
+	for _, d := range dimensionOrder {
+		if covered[d] && core[d] == 0 {
+			out = append(out, fmt.Sprintf("%s has no core item: rounds will ask different %s items, so its trend is not comparable from round to round.",
+				DimensionLabel(d), strings.ToLower(DimensionLabel(d))))
+		}
+	}
+	if cores > itemsPerRound {
+		out = append(out, fmt.Sprintf("%d core items are selected and every one is asked each round, more than the %d items per round.", cores, itemsPerRound))
+	}
+	if len(qs) > 0 && len(qs) < itemsPerRound {
+		out = append(out, fmt.Sprintf("Only %d items are selected, fewer than the %d items per round: every round asks all of them.", len(qs), itemsPerRound))
+	}
+	return out
 }

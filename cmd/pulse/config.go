@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/mail"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -31,6 +32,15 @@ type Config struct {
 	TrustProxy    bool
 	SessionTTL    time.Duration
 	Demo          bool
+
+	// SMTP sends invitations and reminders; with SMTPHost empty Pulse
+	// sends no email and admins export the survey links instead.
+	SMTPHost     string
+	SMTPPort     int // 0: by TLS mode (587, 465 or 25)
+	SMTPUsername string
+	SMTPPassword string
+	SMTPFrom     string
+	SMTPTLS      string // starttls (also when empty), tls or none
 
 	// announceKey logs the creation of a new secret key (serve only).
 	announceKey bool
@@ -71,6 +81,23 @@ func settings() []setting {
 			c.SessionTTL = d
 			return nil
 		}},
+		{"smtp-host", "PULSE_SMTP_HOST", "SMTP server for invitations and reminders; empty sends no email (admins export the links)", "", str(func(c *Config) *string { return &c.SMTPHost })},
+		{"smtp-port", "PULSE_SMTP_PORT", "SMTP port (default: 587 for starttls, 465 for tls, 25 for none)", "", func(c *Config, v string) error {
+			if v == "" {
+				c.SMTPPort = 0
+				return nil
+			}
+			p, err := strconv.Atoi(v)
+			if err != nil || p < 1 || p > 65535 {
+				return errors.New("use a port number from 1 to 65535")
+			}
+			c.SMTPPort = p
+			return nil
+		}},
+		{"smtp-username", "PULSE_SMTP_USERNAME", "SMTP user name; empty sends without authentication", "", str(func(c *Config) *string { return &c.SMTPUsername })},
+		{"smtp-password", "PULSE_SMTP_PASSWORD", "SMTP password (prefer PULSE_SMTP_PASSWORD_FILE)", "", str(func(c *Config) *string { return &c.SMTPPassword })},
+		{"smtp-from", "PULSE_SMTP_FROM", "sender of the emails, e.g. 'Pulse <pulse@example.com>'", "", str(func(c *Config) *string { return &c.SMTPFrom })},
+		{"smtp-tls", "PULSE_SMTP_TLS", "SMTP encryption: starttls (default), tls (implicit) or none", "", str(func(c *Config) *string { return &c.SMTPTLS })},
 		{"demo", "PULSE_DEMO", "seed and serve the demo organisation (in its own database)", "false", func(c *Config, v string) error {
 			b, err := strconv.ParseBool(v)
 			if err != nil {
@@ -82,12 +109,16 @@ func settings() []setting {
 	}
 }
 
+// fileEnv lists the secrets that may also come from a file named by the
+// variable with _FILE appended.
+var fileEnv = map[string]bool{"PULSE_DATABASE_URL": true, "PULSE_SMTP_PASSWORD": true}
+
 // envNames lists every environment variable Pulse reads.
 func envNames() []string {
 	var out []string
 	for _, s := range settings() {
 		out = append(out, s.env)
-		if s.env == "PULSE_DATABASE_URL" {
+		if fileEnv[s.env] {
 			out = append(out, s.env+"_FILE")
 		}
 	}
@@ -107,7 +138,7 @@ func loadConfig(name string, args []string, getenv func(string) string, out io.W
 	envErr := map[string]error{} // by flag name
 	for _, s := range settings() {
 		v := getenv(s.env)
-		if s.env == "PULSE_DATABASE_URL" && v == "" {
+		if fileEnv[s.env] && v == "" {
 			if file := getenv(s.env + "_FILE"); file != "" {
 				b, err := os.ReadFile(file)
 				if err != nil {
@@ -222,10 +253,61 @@ func (c *Config) Validate() error {
 	if c.SessionTTL < 5*time.Minute || c.SessionTTL > 30*24*time.Hour {
 		bad("PULSE_SESSION_TTL %s: choose between 5m and 720h", c.SessionTTL)
 	}
+	c.validateSMTP(bad)
 	if len(problems) > 0 {
 		return errors.New("invalid configuration: " + strings.Join(problems, "; "))
 	}
 	return nil
+}
+
+func (c *Config) validateSMTP(bad func(format string, a ...any)) {
+	c.SMTPHost = strings.TrimSpace(c.SMTPHost)
+	switch c.SMTPTLS {
+	case "", "starttls", "tls", "none":
+	default:
+		bad("PULSE_SMTP_TLS %q: use starttls, tls or none", c.SMTPTLS)
+	}
+	if c.SMTPHost == "" {
+		if c.SMTPFrom != "" || c.SMTPUsername != "" || c.SMTPPassword != "" || c.SMTPPort != 0 {
+			bad("PULSE_SMTP_HOST is empty but other PULSE_SMTP_* settings are set: set the SMTP server's host name, or unset them to send no email")
+		}
+		return
+	}
+	if strings.ContainsAny(c.SMTPHost, "/: ") {
+		bad("PULSE_SMTP_HOST %q: use a host name such as smtp.example.com, and the port in PULSE_SMTP_PORT", c.SMTPHost)
+	}
+	if c.SMTPFrom == "" {
+		bad("PULSE_SMTP_FROM is empty: set the sender, e.g. 'Pulse <pulse@example.com>'")
+	} else if _, err := mail.ParseAddress(c.SMTPFrom); err != nil {
+		bad("PULSE_SMTP_FROM %q is not an email address: use e.g. 'Pulse <pulse@example.com>'", c.SMTPFrom)
+	}
+	if c.SMTPPassword != "" && c.SMTPUsername == "" {
+		bad("PULSE_SMTP_PASSWORD is set without PULSE_SMTP_USERNAME")
+	}
+}
+
+// SMTP is the mail server configuration, or nil when email is off.
+func (c *Config) SMTP() *survey.SMTPConfig {
+	if c.SMTPHost == "" {
+		return nil
+	}
+	mode := c.SMTPTLS
+	if mode == "" {
+		mode = "starttls"
+	}
+	port := c.SMTPPort
+	if port == 0 {
+		switch mode {
+		case "tls":
+			port = 465
+		case "none":
+			port = 25
+		default:
+			port = 587
+		}
+	}
+	return &survey.SMTPConfig{Host: c.SMTPHost, Port: port, Username: c.SMTPUsername, Password: c.SMTPPassword,
+		From: c.SMTPFrom, TLS: mode}
 }
 
 // SQLitePath is the embedded database file; the demo has its own.

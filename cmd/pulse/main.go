@@ -5,6 +5,7 @@
 //	pulse migrate [flags]   apply database migrations and exit
 //	pulse demo [flags]      seed the demo organisation and exit
 //	pulse round ACTION      list, launch or close rounds; print survey links
+//	pulse roster import F   import people and teams from a CSV file
 //	pulse healthcheck       exit 0 when the local server is ready
 //	pulse version           print the version
 package main
@@ -21,6 +22,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -49,6 +51,7 @@ Commands:
   migrate      apply database migrations and exit
   demo         seed the demo organisation into the database and exit
   round        list, launch or close rounds, print survey links (pulse round -h)
+  roster       import people and teams from a CSV file (pulse roster -h)
   healthcheck  exit 0 when the server at PULSE_ADDR is ready (for containers)
   version      print the version
 
@@ -62,6 +65,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	var (
 		roundAction string
 		roundIDs    map[string]uint
+		roster      rosterCmd
 	)
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, args = args[0], args[1:]
@@ -82,6 +86,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		if roundAction == "help" {
 			fmt.Fprint(stdout, roundUsage)
+			return 0
+		}
+	case "roster":
+		var err error
+		if roster, args, err = rosterArgs(args); err != nil {
+			fmt.Fprintf(stderr, "pulse: %v\n\n%s", err, rosterUsage)
+			return 2
+		}
+		if roster.action == "help" {
+			fmt.Fprint(stdout, rosterUsage)
 			return 0
 		}
 	default:
@@ -108,6 +122,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	log, anonLog := newLoggers(cfg, stderr)
 	if err := execute(ctx, cmd, cfg, log, anonLog, stdout, func(svc *survey.Services) error {
+		if cmd == "roster" {
+			return runRoster(ctx, svc, roster, stdout, stderr)
+		}
 		return runRound(ctx, svc, cfg, roundAction, roundIDs, stdout)
 	}); err != nil {
 		fmt.Fprintln(stderr, "pulse:", err)
@@ -178,7 +195,7 @@ func openServices(ctx context.Context, cfg *Config, log *slog.Logger, withKeys b
 
 func execute(ctx context.Context, cmd string, cfg *Config, log, anonLog *slog.Logger, stdout io.Writer, round func(*survey.Services) error) error {
 	cfg.announceKey = cmd == "serve"
-	svc, closeDB, err := openServices(ctx, cfg, log, cmd != "migrate")
+	svc, closeDB, err := openServices(ctx, cfg, log, cmd != "migrate" && cmd != "roster")
 	if err != nil {
 		return err
 	}
@@ -187,7 +204,7 @@ func execute(ctx context.Context, cmd string, cfg *Config, log, anonLog *slog.Lo
 	case "migrate":
 		fmt.Fprintf(stdout, "database is at schema %s\n", migrations.Latest())
 		return nil
-	case "round":
+	case "round", "roster":
 		return round(svc)
 	case "demo":
 		accs, err := demo.Ensure(ctx, svc)
@@ -226,6 +243,35 @@ func serve(ctx context.Context, cfg *Config, svc *survey.Services, log, anonLog 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 
+	sched, err := newScheduler(cfg, svc, log)
+	if err != nil {
+		srv.Close()
+		return err
+	}
+	schedCtx, stopSched := context.WithCancel(ctx)
+	schedDone := make(chan struct{})
+	var schedStarted atomic.Bool
+	startSched := func() {
+		schedStarted.Store(true)
+		go func() {
+			defer close(schedDone)
+			sched.Run(schedCtx)
+		}()
+	}
+	defer func() {
+		// Stop the scheduler first: a job in flight finishes or is left to
+		// its lease, and claimed jobs not yet started are handed back.
+		stopSched()
+		if !schedStarted.Load() {
+			return
+		}
+		select {
+		case <-schedDone:
+		case <-time.After(20 * time.Second):
+			log.Warn("scheduler did not stop in time")
+		}
+	}()
+
 	log.Info("Pulse is listening", "addr", ln.Addr().String(), "url", cfg.BaseURL, "version", version)
 	if cfg.Demo {
 		accs, err := demo.Ensure(ctx, svc)
@@ -247,10 +293,15 @@ func serve(ctx context.Context, cfg *Config, svc *survey.Services, log, anonLog 
 				return
 			}
 			printSurveyLink(stdout, cfg, secret)
+			// Only now: the replay's rounds are open in the past for a
+			// moment, and the scheduler would close them under it.
+			startSched()
 		}()
 	} else if err := printSetupLink(ctx, svc, cfg, stdout); err != nil {
 		srv.Close()
 		return err
+	} else {
+		startSched()
 	}
 
 	select {
@@ -265,6 +316,23 @@ func serve(ctx context.Context, cfg *Config, svc *survey.Services, log, anonLog 
 		return fmt.Errorf("shutdown: %v", err)
 	}
 	return nil
+}
+
+// newScheduler builds the scheduler that launches, reminds and closes
+// rounds. The demo never sends email: its people are fictional.
+func newScheduler(cfg *Config, svc *survey.Services, log *slog.Logger) (*survey.Scheduler, error) {
+	o := survey.SchedulerOptions{BaseURL: cfg.BaseURL, Logger: log}
+	if sc := cfg.SMTP(); sc != nil && !cfg.Demo {
+		m, err := survey.NewSMTPMailer(*sc)
+		if err != nil {
+			return nil, err
+		}
+		o.Mailer = m
+		log.Info("email is on: invitations and reminders go out by SMTP", "host", sc.Host, "port", sc.Port, "tls", sc.TLS)
+	} else {
+		log.Info("email is off: admins download each round's survey links (Administration, round delivery)")
+	}
+	return survey.NewScheduler(svc, o), nil
 }
 
 // printSetupLink prints a one-time link that creates the first admin while

@@ -20,6 +20,8 @@ func all() []*gormigrate.Migration {
 		m0001Initial(),
 		m0002Releases(),
 		m0003OneOpenRound(),
+		m0004AuditTokens(),
+		m0007Delivery(),
 	}
 }
 
