@@ -113,6 +113,8 @@ func (s *Server) adminLinksCSV(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	// Whoever holds these links could take the invitees' tokens: record the export.
+	noteAudit(c, "round.links_export", fmt.Sprintf("round:%d", id), fmt.Sprintf("%d links", len(links)))
 	h := c.Response().Header()
 	h.Set(echo.HeaderContentType, "text/csv; charset=utf-8")
 	h.Set(echo.HeaderContentDisposition, fmt.Sprintf(`attachment; filename="pulse-round-%d-links.csv"`, id))

@@ -50,8 +50,12 @@ func TestAdminLinksCSV(t *testing.T) {
 	wantStatus(t, page, http.StatusOK)
 	wantContains(t, page.Body, "Download the links", path+"/links.csv")
 
+	before := e.auditCount()
 	r := c.get(path + "/links.csv")
 	wantStatus(t, r, http.StatusOK)
+	if got := wantNewAudit(t, e.harness, before, 1); got[0].Action != "round.links_export" {
+		t.Fatalf("audit action %q, want round.links_export", got[0].Action)
+	}
 	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/csv") {
 		t.Fatalf("content type %q", ct)
 	}
