@@ -35,27 +35,9 @@ const (
 )
 
 // testClock is a clock the test moves by hand; safe for concurrent use.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
+type testClock = surveytest.Clock
 
-func newClock() *testClock {
-	// Whole seconds, so both dialects store the instant exactly.
-	return &testClock{now: time.Date(2031, time.March, 3, 9, 0, 0, 0, time.UTC)}
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+func newClock() *testClock { return surveytest.NewClock(time.Time{}) }
 
 // syncBuffer is a log sink that handlers may write to concurrently.
 type syncBuffer struct {

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,22 +17,7 @@ import (
 )
 
 // testClock is a clock the test moves by hand.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+type testClock = surveytest.Clock
 
 // env is one test's organisation over a fresh database, with a keyring (so
 // rounds launch) and the releaser wired as the rounds' AfterClose.
@@ -60,7 +44,7 @@ func newEnv(t testing.TB, orgName string) *env {
 		t.Fatalf("keyring: %v", err)
 	}
 	db := surveytest.Open(t)
-	c := &testClock{now: time.Date(2031, time.March, 3, 9, 0, 0, 0, time.UTC)}
+	c := surveytest.NewClock(time.Time{})
 	svc := survey.New(db, survey.Options{BcryptCost: bcrypt.MinCost, Keyring: kr, Now: c.Now})
 	svc.Rounds.AfterClose = (&reports.Releaser{DB: db}).Release
 	e := &env{t: t, ctx: context.Background(), db: db, svc: svc, clock: c}

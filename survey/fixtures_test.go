@@ -3,7 +3,6 @@ package survey_test
 import (
 	"context"
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,27 +14,9 @@ import (
 )
 
 // testClock is a clock the test moves by hand. It is safe for concurrent use.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
+type testClock = surveytest.Clock
 
-func newClock() *testClock {
-	// Whole seconds, so both dialects store the instant exactly.
-	return &testClock{now: time.Date(2031, time.March, 3, 9, 0, 0, 0, time.UTC)}
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+func newClock() *testClock { return surveytest.NewClock(time.Time{}) }
 
 // env is one test's fresh database, services and clock.
 type env struct {

@@ -244,7 +244,7 @@ func newSchedEnv(t *testing.T, s schedSetup) *schedEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &schedEnv{t: t, ctx: t.Context(), clock: &testClock{now: s.start}, opts: surveytest.NewDatabase(t), kr: kr, closes: map[uint]int{}}
+	e := &schedEnv{t: t, ctx: t.Context(), clock: surveytest.NewClock(s.start), opts: surveytest.NewDatabase(t), kr: kr, closes: map[uint]int{}}
 	e.db = e.open()
 	if err := migrations.Up(e.ctx, e.db); err != nil {
 		t.Fatal(err)
@@ -331,13 +331,7 @@ func (e *schedEnv) runOnce(s *survey.Scheduler) {
 	}
 }
 
-func (e *schedEnv) set(ts string) { e.clock.set(utc(ts)) }
-
-func (c *testClock) set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
+func (e *schedEnv) set(ts string) { e.clock.Set(utc(ts)) }
 
 func (e *schedEnv) rounds() []survey.RoundSummary {
 	e.t.Helper()
@@ -779,7 +773,7 @@ func TestSchedulerCrashAfterAccept(t *testing.T) {
 // package's own test).
 func TestSchedulerClosesDemoRound(t *testing.T) {
 	start := time.Now().UTC().Truncate(time.Second)
-	e := &schedEnv{t: t, ctx: t.Context(), clock: &testClock{now: start}, opts: surveytest.NewDatabase(t), closes: map[uint]int{}}
+	e := &schedEnv{t: t, ctx: t.Context(), clock: surveytest.NewClock(start), opts: surveytest.NewDatabase(t), closes: map[uint]int{}}
 	master := make([]byte, 32)
 	rand.Read(master)
 	var err error
@@ -848,7 +842,7 @@ func TestSchedulerClosesDemoRound(t *testing.T) {
 	if r, _ := e.svc.Rounds.Round(e.ctx, live.ID); r.Status != survey.RoundOpen {
 		t.Fatalf("the demo round closed early: %s", r.Status)
 	}
-	e.clock.set(live.ClosesAt.Add(time.Minute))
+	e.clock.Set(live.ClosesAt.Add(time.Minute))
 	e.runOnce(s)
 	r, err := e.svc.Rounds.Round(e.ctx, live.ID)
 	if err != nil {

@@ -110,7 +110,7 @@ func NewJSClient(t testing.TB) *JSClient {
 		}
 		t.Skipf("node not found: %v (install Node.js 20 or later to run the browser token tests)", err)
 	}
-	root, err := moduleRoot()
+	root, err := ModuleRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -283,9 +283,9 @@ func (c *JSClient) stderrNote() string {
 	return ""
 }
 
-// moduleRoot is the directory holding go.mod, found by walking up from the working
+// ModuleRoot is the directory holding go.mod, found by walking up from the working
 // directory (a package's directory under go test).
-func moduleRoot() (string, error) {
+func ModuleRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", err

@@ -490,7 +490,7 @@ func shotsDir(t testing.TB) string {
 	shots.once.Do(func() {
 		base := os.Getenv("PULSE_SCREENSHOTS")
 		if base == "" {
-			root, err := moduleRoot()
+			root, err := surveytest.ModuleRoot()
 			if err != nil {
 				shots.err = err
 				return
@@ -512,22 +512,4 @@ func shotsDir(t testing.TB) string {
 		t.Fatalf("screenshots folder: %v", shots.err)
 	}
 	return shots.dir
-}
-
-// moduleRoot is the directory of go.mod above the working directory.
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("go.mod not found above the working directory")
-		}
-		dir = parent
-	}
 }
