@@ -22,8 +22,10 @@ func unitParam(c echo.Context) (uint, error) {
 	return uint(id), nil
 }
 
-// scopedReport loads a unit's report after the one authorization check.
-func (s *Server) scopedReport(c echo.Context) (*survey.Principal, *reports.Report, error) {
+// scopedReport loads a unit's report after the one authorization check and
+// records the view (format: page, json or csv); a view that cannot be
+// recorded is not served.
+func (s *Server) scopedReport(c echo.Context, format string) (*survey.Principal, *reports.Report, error) {
 	id, err := unitParam(c)
 	if err != nil {
 		return nil, nil, err
@@ -34,6 +36,9 @@ func (s *Server) scopedReport(c echo.Context) (*survey.Principal, *reports.Repor
 	}
 	rep, err := s.reader.Report(c.Request().Context(), id)
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := s.auditReport(c, p, rep.Unit.ID, format, unitLabel(rep)); err != nil {
 		return nil, nil, err
 	}
 	return p, rep, nil
@@ -95,11 +100,8 @@ func (s *Server) reportPick(c echo.Context) error {
 }
 
 func (s *Server) reportPage(c echo.Context) error {
-	p, rep, err := s.scopedReport(c)
+	p, rep, err := s.scopedReport(c, "page")
 	if err != nil {
-		return err
-	}
-	if err := s.auditReport(c, p, rep.Unit.ID, "page", unitLabel(rep)); err != nil {
 		return err
 	}
 	ctx := c.Request().Context()
@@ -272,11 +274,8 @@ func toJSON(rep *reports.Report) reportJSON {
 }
 
 func (s *Server) apiReport(c echo.Context) error {
-	p, rep, err := s.scopedReport(c)
+	_, rep, err := s.scopedReport(c, "json")
 	if err != nil {
-		return err
-	}
-	if err := s.auditReport(c, p, rep.Unit.ID, "json", unitLabel(rep)); err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, toJSON(rep))
@@ -301,11 +300,8 @@ func (s *Server) apiReportUnits(c echo.Context) error {
 // reportCSV exports the unit's trend and latest items: the same released
 // numbers as the page.
 func (s *Server) reportCSV(c echo.Context) error {
-	p, rep, err := s.scopedReport(c)
+	_, rep, err := s.scopedReport(c, "csv")
 	if err != nil {
-		return err
-	}
-	if err := s.auditReport(c, p, rep.Unit.ID, "csv", unitLabel(rep)); err != nil {
 		return err
 	}
 	h := c.Response().Header()
