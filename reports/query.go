@@ -235,20 +235,17 @@ func (r *Reader) Report(ctx context.Context, unitID uint) (*Report, error) {
 		return nil, fmt.Errorf("reports: %w", survey.ErrNotFound)
 	}
 	latest := rounds[len(rounds)-1]
-	units, err := r.releaseUnits(ctx, latest.ID)
+	// Only the units the report shows: the unit, its parent, its children
+	// and the organisation's root, not the whole release.
+	near, err := r.nearUnits(ctx, latest.ID, unitID)
 	if err != nil {
 		return nil, err
 	}
 	rep := &Report{Rounds: rounds}
-	found := false
-	for _, u := range units {
-		if u.ID == unitID {
-			rep.Unit, found = u, true
-		}
-	}
-	if !found {
+	if near == nil {
 		return nil, fmt.Errorf("reports: unit %d: %w", unitID, survey.ErrNotFound)
 	}
+	rep.Unit = near.unit
 	var rel Release
 	if err := db.First(&rel, latest.ID).Error; err != nil {
 		return nil, err
@@ -309,8 +306,18 @@ func (r *Reader) Report(ctx context.Context, unitID uint) (*Report, error) {
 	rep.CommentsShown = lu.CommentsShown
 
 	// Children, parent and whole organisation: latest round, one query.
+	shown := []uint{unitID}
+	for _, u := range near.children {
+		shown = append(shown, u.ID)
+	}
+	if near.parent != nil {
+		shown = append(shown, near.parent.ID)
+	}
+	if near.org != nil {
+		shown = append(shown, near.org.ID)
+	}
 	var latestDims []ReleaseDimension
-	if err := db.Where("round_id = ?", latest.ID).Find(&latestDims).Error; err != nil {
+	if err := db.Where("round_id = ? AND unit_id IN ?", latest.ID, shown).Find(&latestDims).Error; err != nil {
 		return nil, err
 	}
 	latestBy := map[uint]map[string]Score{}
@@ -323,16 +330,14 @@ func (r *Reader) Report(ctx context.Context, unitID uint) (*Report, error) {
 	scoresOf := func(u UnitRef) *ChildScores {
 		return &ChildScores{Unit: u, Published: u.Published && latestBy[u.ID] != nil, Scores: latestBy[u.ID]}
 	}
-	for _, u := range units {
-		if u.ParentID != nil && *u.ParentID == unitID {
-			rep.Children = append(rep.Children, *scoresOf(u))
-		}
-		if rep.Unit.ParentID != nil && u.ID == *rep.Unit.ParentID {
-			rep.Parent = scoresOf(u)
-		}
-		if u.ParentID == nil && u.ID != unitID {
-			rep.Org = scoresOf(u)
-		}
+	for _, u := range near.children {
+		rep.Children = append(rep.Children, *scoresOf(u))
+	}
+	if near.parent != nil {
+		rep.Parent = scoresOf(*near.parent)
+	}
+	if near.org != nil {
+		rep.Org = scoresOf(*near.org)
 	}
 
 	if rep.Latest != nil {
@@ -365,4 +370,103 @@ func (r *Reader) Report(ctx context.Context, unitID uint) (*Report, error) {
 		rand.Shuffle(len(rep.Comments), func(i, j int) { rep.Comments[i], rep.Comments[j] = rep.Comments[j], rep.Comments[i] })
 	}
 	return rep, nil
+}
+
+// nearby is a unit of a release with the units its report shows.
+type nearby struct {
+	unit     UnitRef
+	parent   *UnitRef
+	children []UnitRef // in tree order (by lower-cased name)
+	org      *UnitRef  // the root, unless the unit is the root
+}
+
+// nearUnits loads a unit of a release with its parent, children and the
+// root: a few rows by index instead of the whole release. It returns nil
+// when the unit is not in the release. Depths and order are those of
+// releaseUnits' tree walk.
+func (r *Reader) nearUnits(ctx context.Context, roundID, unitID uint) (*nearby, error) {
+	db := r.DB.WithContext(ctx)
+	var rus []ReleaseUnit
+	if err := db.Where("round_id = ? AND (unit_id = ? OR parent_unit_id = ? OR parent_unit_id IS NULL)", roundID, unitID, unitID).
+		Find(&rus).Error; err != nil {
+		return nil, err
+	}
+	var self *ReleaseUnit
+	for i := range rus {
+		if rus[i].UnitID == unitID {
+			self = &rus[i]
+		}
+	}
+	if self == nil {
+		return nil, nil
+	}
+	ref := func(u ReleaseUnit, depth int) UnitRef {
+		return UnitRef{ID: u.UnitID, Path: u.Path, Name: u.Name, Depth: depth, Published: u.Published, ParentID: u.ParentUnitID, Merged: u.Merged}
+	}
+	byID := map[uint]ReleaseUnit{}
+	for _, u := range rus {
+		byID[u.UnitID] = u
+	}
+	get := func(id uint) (ReleaseUnit, bool, error) {
+		if u, ok := byID[id]; ok {
+			return u, true, nil
+		}
+		var us []ReleaseUnit
+		if err := db.Where("round_id = ? AND unit_id = ?", roundID, id).Limit(1).Find(&us).Error; err != nil || len(us) == 0 {
+			return ReleaseUnit{}, false, err
+		}
+		byID[id] = us[0]
+		return us[0], true, nil
+	}
+	// Depth: one per ancestor; a unit whose parent is missing from the
+	// release counts as one below a root, as in releaseUnits.
+	depth := 0
+	var parent *ReleaseUnit
+	for cur, hops := *self, 0; cur.ParentUnitID != nil && hops <= len(byID)+64; hops++ {
+		depth++
+		p, ok, err := get(*cur.ParentUnitID)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			break
+		}
+		if hops == 0 {
+			parent = &p
+		}
+		cur = p
+	}
+	out := &nearby{unit: ref(*self, depth)}
+	if parent != nil {
+		pr := ref(*parent, depth-1)
+		out.parent = &pr
+	}
+	var children, roots []ReleaseUnit
+	for _, u := range rus {
+		switch {
+		case u.ParentUnitID != nil && *u.ParentUnitID == unitID:
+			children = append(children, u)
+		case u.ParentUnitID == nil && u.UnitID != unitID:
+			roots = append(roots, u)
+		}
+	}
+	byName := func(us []ReleaseUnit) {
+		sort.Slice(us, func(i, j int) bool {
+			a, b := strings.ToLower(us[i].Name), strings.ToLower(us[j].Name)
+			if a != b {
+				return a < b
+			}
+			return us[i].UnitID < us[j].UnitID
+		})
+	}
+	byName(children)
+	for _, c := range children {
+		out.children = append(out.children, ref(c, depth+1))
+	}
+	if len(roots) > 0 {
+		byName(roots)
+		o := ref(roots[len(roots)-1], 0)
+		out.org = &o
+	}
+	return out, nil
 }

@@ -310,20 +310,25 @@ func aggregate(tx *gorm.DB, roundID uint, units map[uint]*ReleaseUnit, order []u
 	if err != nil {
 		return nil, nil, err
 	}
-	var perBallot []struct {
+	// Dimension totals per ballot, summed per unit in SQL: one row per
+	// (unit, dimension) comes back, not one per ballot.
+	var perUnit []struct {
 		UnitID    uint
 		Dimension string
-		Total     int
+		N         int
+		Sum       int
+		SumSq     int
 		Fav       int
 		Items     int
 	}
-	err = tx.Table("answers").
-		Select("ballots.unit_id, round_questions.dimension, SUM(answers.value) AS total, "+
-			"SUM(CASE WHEN answers.value >= 4 THEN 1 ELSE 0 END) AS fav, COUNT(*) AS items").
-		Joins("JOIN ballots ON ballots.id = answers.ballot_id").
-		Joins("JOIN round_questions ON round_questions.round_id = ballots.round_id AND round_questions.question_id = answers.question_id").
-		Where("ballots.round_id = ?", roundID).
-		Group("ballots.id, ballots.unit_id, round_questions.dimension").Scan(&perBallot).Error
+	err = tx.Raw("SELECT unit_id, dimension, COUNT(*) AS n, SUM(total) AS sum, SUM(total * total) AS sum_sq, "+
+		"SUM(fav) AS fav, SUM(items) AS items FROM ("+
+		"SELECT ballots.unit_id AS unit_id, round_questions.dimension AS dimension, SUM(answers.value) AS total, "+
+		"SUM(CASE WHEN answers.value >= 4 THEN 1 ELSE 0 END) AS fav, COUNT(*) AS items "+
+		"FROM answers JOIN ballots ON ballots.id = answers.ballot_id "+
+		"JOIN round_questions ON round_questions.round_id = ballots.round_id AND round_questions.question_id = answers.question_id "+
+		"WHERE ballots.round_id = ? GROUP BY ballots.id, ballots.unit_id, round_questions.dimension) per_ballot "+
+		"GROUP BY unit_id, dimension", roundID).Scan(&perUnit).Error
 	if err != nil {
 		return nil, nil, err
 	}
@@ -341,16 +346,16 @@ func aggregate(tx *gorm.DB, roundID uint, units map[uint]*ReleaseUnit, order []u
 	for _, q := range qs {
 		items[q.Dimension]++
 	}
-	for _, b := range perBallot {
+	for _, b := range perUnit {
 		key := dimKey{b.UnitID, b.Dimension}
 		d := dimAgg[key]
 		if d == nil {
 			d = &ReleaseDimension{}
 			dimAgg[key] = d
 		}
-		d.N++
-		d.Sum += b.Total
-		d.SumSq += b.Total * b.Total
+		d.N += b.N
+		d.Sum += b.Sum
+		d.SumSq += b.SumSq
 		d.Favorable += b.Fav
 		d.Answers += b.Items
 	}
@@ -458,6 +463,7 @@ func releaseComments(tx *gorm.DB, roundID uint, units map[uint]*ReleaseUnit) err
 	if err != nil {
 		return err
 	}
+	match := newNameMatcher(names)
 	out := make([]ReleaseComment, 0, len(cs))
 	for _, c := range cs {
 		id, err := uuid.NewRandom()
@@ -465,7 +471,7 @@ func releaseComments(tx *gorm.DB, roundID uint, units map[uint]*ReleaseUnit) err
 			return err
 		}
 		status := CommentReleased
-		if NeedsReview(c.Text, names) {
+		if match.needsReview(c.Text) {
 			status = CommentHeld
 		}
 		out = append(out, ReleaseComment{ID: id.String(), RoundID: roundID, UnitID: c.UnitID, Text: c.Text, Status: status})
@@ -509,7 +515,12 @@ func NeedsReview(text string, names []string) bool {
 	if emailRe.MatchString(text) || phoneRe.MatchString(text) {
 		return true
 	}
-	lower := " " + strings.ToLower(text) + " "
+	return mentionsName(" "+strings.ToLower(text)+" ", names)
+}
+
+// mentionsName reports whether lower (lower-cased, padded with a space on
+// each side) contains one of names as whole words.
+func mentionsName(lower string, names []string) bool {
 	for _, n := range names {
 		i := strings.Index(lower, n)
 		for i >= 0 {
@@ -525,6 +536,68 @@ func NeedsReview(text string, names []string) bool {
 				break
 			}
 			i += 1 + j
+		}
+	}
+	return false
+}
+
+// nameMatcher answers NeedsReview for many comments against one roster.
+// A name that starts and ends with a word byte can only match a span from
+// the start of a word to the end of a word, so each such span of a comment
+// is looked up in a set: the cost grows with the comment, not with the
+// roster (a 100,000-person roster has some 200,000 names and surnames).
+type nameMatcher struct {
+	names  map[string]bool
+	maxLen int
+	odd    []string // names starting or ending with another byte: searched as before
+}
+
+func newNameMatcher(names []string) *nameMatcher {
+	m := &nameMatcher{names: make(map[string]bool, len(names))}
+	for _, n := range names {
+		if n == "" {
+			continue
+		}
+		if !isWordByte(n[0]) || !isWordByte(n[len(n)-1]) {
+			m.odd = append(m.odd, n)
+			continue
+		}
+		m.names[n] = true
+		m.maxLen = max(m.maxLen, len(n))
+	}
+	return m
+}
+
+// needsReview is NeedsReview(text, names) for the matcher's names.
+func (m *nameMatcher) needsReview(text string) bool {
+	if emailRe.MatchString(text) || phoneRe.MatchString(text) {
+		return true
+	}
+	lower := " " + strings.ToLower(text) + " "
+	if mentionsName(lower, m.odd) {
+		return true
+	}
+	var ends []int // exclusive ends of words
+	for j := 1; j < len(lower); j++ {
+		if isWordByte(lower[j-1]) && !isWordByte(lower[j]) {
+			ends = append(ends, j)
+		}
+	}
+	e0 := 0
+	for i := 1; i < len(lower); i++ {
+		if !isWordByte(lower[i]) || isWordByte(lower[i-1]) {
+			continue
+		}
+		for e0 < len(ends) && ends[e0] <= i {
+			e0++
+		}
+		for _, e := range ends[e0:] {
+			if e-i > m.maxLen {
+				break
+			}
+			if m.names[lower[i:e]] {
+				return true
+			}
 		}
 	}
 	return false

@@ -2,8 +2,12 @@ package survey
 
 import (
 	"context"
+	"crypto"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/sha512"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -12,9 +16,11 @@ import (
 	"math/big"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
+	"github.com/cloudflare/circl/blindsign/blindrsa"
 	"github.com/google/uuid"
 	"gorm.io/gorm"
 )
@@ -160,7 +166,7 @@ func (s *RoundService) IssueToken(ctx context.Context, secret string, blinded []
 	if err != nil {
 		return nil, fmt.Errorf("survey: issue: %w", err)
 	}
-	sig, err := blindSign(sk, blinded)
+	sig, err := blindSignCRT(sk, blinded)
 	if err != nil {
 		return nil, &ValidationError{Fields: map[string]string{"blinded_msg": "is not a valid blinded message for this key"}}
 	}
@@ -196,27 +202,23 @@ type boxPayload struct {
 
 // SubmitBallot checks a token and writes the ballot durably into the box.
 func (s *RoundService) SubmitBallot(ctx context.Context, in BallotInput) error {
-	db := s.db.WithContext(ctx)
-	var key RoundKey
-	if err := db.Select("round_id, unit_id, key_id, public_key").Where("key_id = ?", strings.ToLower(in.KeyID)).First(&key).Error; err != nil {
-		if errors.Is(err, gorm.ErrRecordNotFound) {
-			return &ValidationError{Fields: map[string]string{"key_id": "is not a key of any round"}}
-		}
-		return dbErr("submit", err)
+	key, err := s.submitKey(ctx, strings.ToLower(in.KeyID))
+	if err != nil {
+		return err
 	}
 	roundID, unitID, ok := parsePrepared(in.Message)
 	if !ok {
 		return &ValidationError{Fields: map[string]string{"message": "is not a Pulse token message"}}
 	}
-	if roundID != key.RoundID || unitID != key.UnitID {
+	if roundID != key.roundID || unitID != key.unitID {
 		return &ValidationError{Fields: map[string]string{"message": "names another round or group than its key"}}
 	}
-	if err := verifyToken(key.PublicKey, in.Message, in.Signature); err != nil {
+	if err := key.verify(in.Message, in.Signature); err != nil {
 		return &ValidationError{Fields: map[string]string{"signature": "does not verify with the key"}}
 	}
-	var qs []RoundQuestion
-	if err := db.Where("round_id = ?", key.RoundID).Find(&qs).Error; err != nil {
-		return dbErr("submit questions", err)
+	qs, err := s.roundQuestions(ctx, key.roundID)
+	if err != nil {
+		return err
 	}
 	v := validation{}
 	known := map[uint]bool{}
@@ -257,20 +259,22 @@ func (s *RoundService) SubmitBallot(ctx context.Context, in BallotInput) error {
 		return err
 	}
 	err = tx(ctx, s.db, func(tx *gorm.DB) error {
-		r, err := lockRound(tx, key.RoundID, false)
+		r, err := lockRound(tx, key.roundID, false)
 		if err != nil {
 			return err
 		}
 		if !s.open(r) {
 			return ErrRoundClosed
 		}
-		if err := tx.Create(&SpentToken{Nullifier: nullifier(in.Message), RoundID: key.RoundID}).Error; err != nil {
+		// Plain statements: the models' reflection costs more than these
+		// inserts on the hottest write path.
+		if err := tx.Exec("INSERT INTO spent_tokens (nullifier, round_id) VALUES (?, ?)", nullifier(in.Message), key.roundID).Error; err != nil {
 			if errors.Is(err, gorm.ErrDuplicatedKey) {
 				return ErrTokenSpent
 			}
 			return err
 		}
-		return tx.Create(&BoxBallot{ID: id.String(), RoundID: key.RoundID, UnitID: key.UnitID, Payload: body}).Error
+		return tx.Exec("INSERT INTO ballot_box (id, round_id, unit_id, payload) VALUES (?, ?, ?, ?)", id.String(), key.roundID, key.unitID, body).Error
 	})
 	if err != nil {
 		return dbErr("submit", err)
@@ -331,13 +335,8 @@ func (s *RoundService) Close(ctx context.Context, roundID uint) error {
 		if err := shuffle(len(comments), func(i, j int) { comments[i], comments[j] = comments[j], comments[i] }); err != nil {
 			return err
 		}
-		if len(ballots) > 0 {
-			if err := tx.CreateInBatches(ballots, 1000).Error; err != nil {
-				return err
-			}
-			if err := tx.CreateInBatches(answers, 1000).Error; err != nil {
-				return err
-			}
+		if err := insertResults(tx, ballots, answers); err != nil {
+			return err
 		}
 		if len(comments) > 0 {
 			if err := tx.CreateInBatches(comments, 500).Error; err != nil {
@@ -408,3 +407,217 @@ func DecodeB64(s string) ([]byte, error) { return decodeB64(s) }
 
 // EncodeB64 is the wire encoding of tokens and messages (base64url, no padding).
 func EncodeB64(b []byte) string { return encodeB64(b) }
+
+// verifyKey is the public half of a round key, parsed once: what a
+// submission is checked against.
+type verifyKey struct {
+	roundID, unitID uint
+	pk              *rsa.PublicKey
+	verifier        blindrsa.Verifier
+}
+
+// verify checks a finalized token signature. For the RSABSSA-SHA384-PSS
+// variants the signature is a standard RSASSA-PSS signature (RFC 9474
+// section 4.5), which crypto/rsa verifies several times faster than the
+// blind-signature library's math/big code; other variants use the library.
+func (k *verifyKey) verify(prepared, sig []byte) error {
+	if TokenVariant != blindrsa.SHA384PSSRandomized && TokenVariant != blindrsa.SHA384PSSDeterministic {
+		return k.verifier.Verify(prepared, sig)
+	}
+	digest := sha512.Sum384(prepared)
+	return rsa.VerifyPSS(k.pk, crypto.SHA384, digest[:], sig, &rsa.PSSOptions{SaltLength: crypto.SHA384.Size(), Hash: crypto.SHA384})
+}
+
+// maxCachedKeys bounds the public key and question caches (a few rounds of
+// a large organisation); past it they start afresh.
+const maxCachedKeys = 50_000
+
+// submitCache holds what a submission reads that never changes once a
+// round is launched: the public keys and the round's questions. Only
+// public data is cached; private keys are decrypted per use and never kept.
+type submitCache struct {
+	mu        sync.RWMutex
+	keys      map[string]*verifyKey
+	questions map[uint][]RoundQuestion
+}
+
+// submitKey returns the parsed public key of a key id.
+func (s *RoundService) submitKey(ctx context.Context, keyID string) (*verifyKey, error) {
+	c := &s.cache
+	c.mu.RLock()
+	k := c.keys[keyID]
+	c.mu.RUnlock()
+	if k != nil {
+		return k, nil
+	}
+	var key RoundKey
+	if err := s.db.WithContext(ctx).Select("round_id, unit_id, key_id, public_key").Where("key_id = ?", keyID).First(&key).Error; err != nil {
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return nil, &ValidationError{Fields: map[string]string{"key_id": "is not a key of any round"}}
+		}
+		return nil, dbErr("submit", err)
+	}
+	k = &verifyKey{roundID: key.RoundID, unitID: key.UnitID}
+	pub, err := x509.ParsePKIXPublicKey(key.PublicKey)
+	pk, ok := pub.(*rsa.PublicKey)
+	if err != nil || !ok {
+		return nil, &ValidationError{Fields: map[string]string{"signature": "does not verify with the key"}}
+	}
+	k.pk = pk
+	if k.verifier, err = blindrsa.NewVerifier(TokenVariant, pk); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.keys == nil || len(c.keys) >= maxCachedKeys {
+		c.keys = map[string]*verifyKey{}
+	}
+	c.keys[keyID] = k
+	c.mu.Unlock()
+	return k, nil
+}
+
+// roundQuestions returns the questions of a round (frozen at launch).
+func (s *RoundService) roundQuestions(ctx context.Context, roundID uint) ([]RoundQuestion, error) {
+	c := &s.cache
+	c.mu.RLock()
+	qs, ok := c.questions[roundID]
+	c.mu.RUnlock()
+	if ok {
+		return qs, nil
+	}
+	if err := s.db.WithContext(ctx).Where("round_id = ?", roundID).Find(&qs).Error; err != nil {
+		return nil, dbErr("submit questions", err)
+	}
+	// A launched round always has questions; an empty answer is not kept.
+	if len(qs) > 0 {
+		c.mu.Lock()
+		if c.questions == nil || len(c.questions) >= 1000 {
+			c.questions = map[uint][]RoundQuestion{}
+		}
+		c.questions[roundID] = qs
+		c.mu.Unlock()
+	}
+	return qs, nil
+}
+
+// blindSignCRT is RSABSSA BlindSign (RFC 9474 section 4.3): s = m^d mod n,
+// checked with s^e = m before it is returned. It computes with the
+// Chinese remainder theorem and a random blinding of the base, which is
+// about four times faster than the library's plain m^d mod n; the result is
+// the same number. Keys without CRT values use the library.
+func blindSignCRT(sk *rsa.PrivateKey, blinded []byte) ([]byte, error) {
+	n := sk.N
+	size := (n.BitLen() + 7) / 8
+	if len(blinded) != size {
+		return nil, errors.New("blinded message has the wrong length")
+	}
+	pre := sk.Precomputed
+	if len(sk.Primes) != 2 || pre.Dp == nil || pre.Dq == nil || pre.Qinv == nil {
+		return blindSign(sk, blinded)
+	}
+	m := new(big.Int).SetBytes(blinded)
+	if m.Cmp(n) >= 0 {
+		return nil, errors.New("blinded message out of range")
+	}
+	e := big.NewInt(int64(sk.E))
+	// Blind the base so the exponentiations' timing says nothing about m.
+	var r, rInv *big.Int
+	for {
+		var err error
+		if r, err = rand.Int(rand.Reader, n); err != nil {
+			return nil, err
+		}
+		if r.Sign() == 0 {
+			continue
+		}
+		if rInv = new(big.Int).ModInverse(r, n); rInv != nil {
+			break
+		}
+	}
+	c := new(big.Int).Exp(r, e, n)
+	c.Mul(c, m).Mod(c, n)
+	p, q := sk.Primes[0], sk.Primes[1]
+	m1 := new(big.Int).Exp(new(big.Int).Mod(c, p), pre.Dp, p)
+	m2 := new(big.Int).Exp(new(big.Int).Mod(c, q), pre.Dq, q)
+	// Garner: s = m2 + q * (qInv * (m1 - m2) mod p).
+	h := m1.Sub(m1, m2)
+	h.Mul(h, pre.Qinv).Mod(h, p)
+	sig := h.Mul(h, q).Add(h, m2)
+	sig.Mul(sig, rInv).Mod(sig, n)
+	// A faulty result would reveal a factor of n: never return one.
+	if new(big.Int).Exp(sig, e, n).Cmp(m) != 0 {
+		return nil, errors.New("blind signature check failed")
+	}
+	return sig.FillBytes(make([]byte, size)), nil
+}
+
+// resultChunk is how many rows one bulk statement of insertResults carries.
+const resultChunk = 20_000
+
+// insertResults writes a closing round's ballots and answers in the given
+// (shuffled) order. On PostgreSQL each chunk is one INSERT ... SELECT FROM
+// unnest of three arrays: a 100,000-ballot round has a million answers,
+// and building that many bound parameters costs more than the insert.
+func insertResults(tx *gorm.DB, ballots []Ballot, answers []Answer) error {
+	if len(ballots) == 0 {
+		return nil
+	}
+	if tx.Dialector.Name() != "postgres" {
+		if err := tx.CreateInBatches(ballots, 1000).Error; err != nil {
+			return err
+		}
+		return tx.CreateInBatches(answers, 1000).Error
+	}
+	for lo := 0; lo < len(ballots); lo += resultChunk {
+		part := ballots[lo:min(lo+resultChunk, len(ballots))]
+		ids, rounds, units := make([]string, len(part)), make([]uint, len(part)), make([]uint, len(part))
+		for i, b := range part {
+			ids[i], rounds[i], units[i] = b.ID, b.RoundID, b.UnitID
+		}
+		if err := tx.Exec("INSERT INTO ballots (id, round_id, unit_id) SELECT * FROM unnest(CAST(? AS text[]), CAST(? AS bigint[]), CAST(? AS bigint[]))",
+			textArray(ids), uintArray(rounds), uintArray(units)).Error; err != nil {
+			return err
+		}
+	}
+	for lo := 0; lo < len(answers); lo += resultChunk {
+		part := answers[lo:min(lo+resultChunk, len(answers))]
+		ids, qs, vs := make([]string, len(part)), make([]uint, len(part)), make([]uint, len(part))
+		for i, a := range part {
+			ids[i], qs[i], vs[i] = a.BallotID, a.QuestionID, uint(a.Value)
+		}
+		if err := tx.Exec("INSERT INTO answers (ballot_id, question_id, value) SELECT * FROM unnest(CAST(? AS text[]), CAST(? AS bigint[]), CAST(? AS bigint[]))",
+			textArray(ids), uintArray(qs), uintArray(vs)).Error; err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// textArray is a PostgreSQL array literal of strings that need no quoting
+// (UUIDs), passed as one text parameter.
+func textArray(xs []string) string {
+	var b strings.Builder
+	b.Grow(len(xs) * 37)
+	b.WriteByte('{')
+	for i, x := range xs {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(x)
+	}
+	b.WriteByte('}')
+	return b.String()
+}
+
+// uintArray is a PostgreSQL array literal of integers.
+func uintArray(xs []uint) string {
+	b := make([]byte, 0, len(xs)*4+2)
+	b = append(b, '{')
+	for i, x := range xs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendUint(b, uint64(x), 10)
+	}
+	return string(append(b, '}'))
+}

@@ -21,6 +21,9 @@ type RoundService struct {
 	keys *Keyring
 	// AfterClose, when set, runs after a round closed (the release step).
 	AfterClose func(ctx context.Context, roundID uint) error
+	// cache keeps public keys and questions of launched rounds for
+	// submissions (its zero value is ready to use).
+	cache submitCache
 }
 
 // InviteLink is one invitee's personal survey link secret.
@@ -211,6 +214,15 @@ func (s *RoundService) Launch(ctx context.Context, programID uint) (*Round, erro
 			if err := tx.Exec("SELECT id FROM programs WHERE id = ? FOR UPDATE", programID).Error; err != nil {
 				return err
 			}
+		}
+		// k was read before the lock: if an edit changed it meanwhile, the
+		// units and keys were planned for another k, so start again.
+		var current Program
+		if err := tx.Select("min_group_size").First(&current, programID).Error; err != nil {
+			return err
+		}
+		if current.MinGroupSize != k {
+			return Conflict("the program's minimum group size changed while launching: launch again")
 		}
 		var open int64
 		if err := tx.Model(&Round{}).Where("program_id = ? AND status = ?", programID, RoundOpen).Count(&open).Error; err != nil {

@@ -60,23 +60,6 @@ func blindSign(sk *rsa.PrivateKey, blinded []byte) ([]byte, error) {
 	return blindrsa.NewSigner(sk).BlindSign(blinded)
 }
 
-// verifyToken checks a finalized signature over a prepared message.
-func verifyToken(spki, prepared, sig []byte) error {
-	pub, err := x509.ParsePKIXPublicKey(spki)
-	if err != nil {
-		return err
-	}
-	pk, ok := pub.(*rsa.PublicKey)
-	if !ok {
-		return errors.New("not an RSA key")
-	}
-	v, err := blindrsa.NewVerifier(TokenVariant, pk)
-	if err != nil {
-		return err
-	}
-	return v.Verify(prepared, sig)
-}
-
 // TokenMessage is the message a browser (or the demo's Go client) has signed:
 // it binds the token to its round and unit.
 func TokenMessage(roundID, unitID uint, nonce []byte) []byte {

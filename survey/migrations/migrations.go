@@ -22,6 +22,7 @@ func all() []*gormigrate.Migration {
 		m0003OneOpenRound(),
 		m0004AuditTokens(),
 		m0007Delivery(),
+		m0008Indexes(),
 	}
 }
 
