@@ -17,9 +17,7 @@ import (
 func TestSmallScale(t *testing.T) {
 	admin := os.Getenv(surveytest.EnvURL)
 	if admin == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s is not set: the bench needs PostgreSQL", surveytest.EnvURL)
-		}
+		// The SQLite pass of the suite; CI's PostgreSQL pass runs it.
 		t.Skipf("the bench runs on PostgreSQL only: set %s", surveytest.EnvURL)
 	}
 	sc, err := parseScale("small")
