@@ -1,7 +1,6 @@
 package api_test
 
 import (
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"html"
@@ -11,36 +10,10 @@ import (
 	"strings"
 	"testing"
 
-	"golang.org/x/crypto/bcrypt"
-
-	"github.com/pulse-survey/pulse/api"
-	"github.com/pulse-survey/pulse/reports"
 	"github.com/pulse-survey/pulse/survey"
 )
 
 // --- admin fixtures -----------------------------------------------------------
-
-// newAdmHarness is newHarness with a keyring (rounds can launch) and the
-// releaser as the rounds' AfterClose, wired as cmd/pulse wires them.
-func newAdmHarness(t *testing.T) *harness {
-	t.Helper()
-	var svc *survey.Services
-	h := newHarness(t, func(d *api.Deps) {
-		master := make([]byte, 32)
-		if _, err := rand.Read(master); err != nil {
-			t.Fatal(err)
-		}
-		kr, err := survey.NewKeyring(master)
-		if err != nil {
-			t.Fatal(err)
-		}
-		svc = survey.New(d.DB, survey.Options{BcryptCost: bcrypt.MinCost, Now: d.Now, Keyring: kr})
-		svc.Rounds.AfterClose = (&reports.Releaser{DB: d.DB}).Release
-		d.Services = svc
-	})
-	h.svc = svc
-	return h
-}
 
 // admStaff adds n active people to team: prefix-i@acme.example.
 func admStaff(h *harness, team uint, prefix string, n int) []survey.Person {
@@ -204,7 +177,7 @@ func admBody(o orgTree, program uint, r admRoute) (url.Values, map[string]any) {
 // the login page (pages) or answers 401 (API), and changes nothing.
 func TestAdminRoutesNeedAdmin(t *testing.T) {
 	t.Parallel()
-	h := newAdmHarness(t)
+	h := newRepHarness(t)
 	o := buildOrg(h)
 	staff := admStaff(h, o.platform, "plat", 6)
 	prog := admProgram(h, "Pulse")
@@ -280,7 +253,7 @@ func TestAdminRoutesNeedAdmin(t *testing.T) {
 
 func TestAdminTeamsWeb(t *testing.T) {
 	t.Parallel()
-	h := newAdmHarness(t)
+	h := newRepHarness(t)
 	o := buildOrg(h)
 	admStaff(h, o.apps, "apps", 2)
 	h.admin("admin@example.com")
@@ -406,7 +379,7 @@ type admTeam struct {
 
 func TestAdminTeamsAPI(t *testing.T) {
 	t.Parallel()
-	h := newAdmHarness(t)
+	h := newRepHarness(t)
 	o := buildOrg(h)
 	admStaff(h, o.apps, "apps", 3)
 	h.admin("admin@example.com")
@@ -485,7 +458,7 @@ func TestAdminTeamsAPI(t *testing.T) {
 
 func TestAdminPeopleWeb(t *testing.T) {
 	t.Parallel()
-	h := newAdmHarness(t)
+	h := newRepHarness(t)
 	o := buildOrg(h)
 	// 230 people in Platform (bulk insert keeps the test fast), 3 in Sales,
 	// one of them inactive.
@@ -573,7 +546,7 @@ type admPerson struct {
 
 func TestAdminPeopleAPI(t *testing.T) {
 	t.Parallel()
-	h := newAdmHarness(t)
+	h := newRepHarness(t)
 	o := buildOrg(h)
 	plat := admStaff(h, o.platform, "plat", 5)
 	admStaff(h, o.sales, "sales", 2)
@@ -687,7 +660,7 @@ func admToken(h *harness, roundID uint, secret string) *survey.Token {
 
 func TestAdminLeaderInvite(t *testing.T) {
 	t.Parallel()
-	h := newAdmHarness(t)
+	h := newRepHarness(t)
 	o := buildOrg(h)
 	admStaff(h, o.platform, "plat", 6)
 	admStaff(h, o.emea, "emea", 6)
@@ -828,7 +801,7 @@ const admXSS = `<script>alert("x")</script>`
 
 func TestAdminPagesEscapeNames(t *testing.T) {
 	t.Parallel()
-	h := newAdmHarness(t)
+	h := newRepHarness(t)
 	root := h.initOrg(admXSS)
 	team := h.team(root, `<script>alert(1)`)
 	ps := admStaff(h, team, "p", 6)

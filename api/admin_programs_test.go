@@ -90,7 +90,7 @@ func programQuestionIDs(t *testing.T, h *harness, id uint) []uint {
 
 func TestAdminProgramsWeb(t *testing.T) {
 	t.Parallel()
-	h := newAdmHarness(t)
+	h := newRepHarness(t)
 	h.initOrg("Acme")
 	bank := admBank(h)
 	h.admin("admin@example.com")
@@ -167,7 +167,7 @@ func TestAdminProgramsWeb(t *testing.T) {
 
 func TestAdminProgramKCannotBeLoweredAfterLaunch(t *testing.T) {
 	t.Parallel()
-	h := newAdmHarness(t)
+	h := newRepHarness(t)
 	o := buildOrg(h)
 	admStaff(h, o.platform, "plat", 6)
 	bank := admBank(h)
@@ -229,7 +229,7 @@ type admProgramJSON struct {
 
 func TestAdminProgramsAPI(t *testing.T) {
 	t.Parallel()
-	h := newAdmHarness(t)
+	h := newRepHarness(t)
 	h.initOrg("Acme")
 	bank := admBank(h)
 	h.admin("admin@example.com")
@@ -300,7 +300,7 @@ func TestAdminProgramsAPI(t *testing.T) {
 
 func TestAdminCustomQuestion(t *testing.T) {
 	t.Parallel()
-	h := newAdmHarness(t)
+	h := newRepHarness(t)
 	h.initOrg("Acme")
 	prog := admProgram(h, "Pulse")
 	before := programQuestionIDs(t, h, prog.ID)
@@ -376,7 +376,7 @@ func TestAdminCustomQuestion(t *testing.T) {
 
 func TestAdminProgramPreview(t *testing.T) {
 	t.Parallel()
-	h := newAdmHarness(t)
+	h := newRepHarness(t)
 	root := h.initOrg("Acme")
 	admStaff(h, root, "staff", 6)
 	prog := admProgram(h, "Pulse")
@@ -461,7 +461,7 @@ type admRoundJSON struct {
 
 func TestAdminRoundsOverview(t *testing.T) {
 	t.Parallel()
-	h := newAdmHarness(t)
+	h := newRepHarness(t)
 	o := buildOrg(h)
 	admStaff(h, o.platform, "plat", 6)
 	admStaff(h, o.apps, "apps", 5)
@@ -533,7 +533,7 @@ func TestAdminRoundsOverview(t *testing.T) {
 
 func TestAdminRoundsAPI(t *testing.T) {
 	t.Parallel()
-	h := newAdmHarness(t)
+	h := newRepHarness(t)
 	o := buildOrg(h)
 	admStaff(h, o.platform, "plat", 6)
 	prog := admProgram(h, "Pulse")
