@@ -225,12 +225,17 @@ func execute(ctx context.Context, cmd string, cfg *Config, log, anonLog *slog.Lo
 }
 
 func serve(ctx context.Context, cfg *Config, svc *survey.Services, log, anonLog *slog.Logger, stdout io.Writer) error {
+	deps := api.Deps{DB: svc.DB, Services: svc, Logger: log, AnonLogger: anonLog, BaseURL: cfg.BaseURL,
+		TrustProxy: cfg.TrustProxy, SessionTTL: cfg.SessionTTL, Demo: cfg.Demo, Version: version}
 	var progress *demo.Progress
 	if cfg.Demo {
+		// Set only in demo mode: a nil *demo.Progress in the interface
+		// would be a non-nil interface value, and the home page would
+		// call its methods.
 		progress = &demo.Progress{}
+		deps.DemoProgress = progress
 	}
-	e, err := api.New(api.Deps{DB: svc.DB, Services: svc, Logger: log, AnonLogger: anonLog, BaseURL: cfg.BaseURL,
-		TrustProxy: cfg.TrustProxy, SessionTTL: cfg.SessionTTL, Demo: cfg.Demo, DemoProgress: progress, Version: version})
+	e, err := api.New(deps)
 	if err != nil {
 		return err
 	}

@@ -483,6 +483,10 @@ func TestServe(t *testing.T) {
 	if !strings.Contains(body, "<form") {
 		t.Errorf("GET %s: the setup page has no form", link)
 	}
+	// The home page of a fresh, non-demo instance (it once answered 500).
+	if code, _, body := get(t, base+"/"); code != http.StatusOK {
+		t.Errorf("GET / on a non-demo server: %d, want 200; body:\n%.300s", code, body)
+	}
 	if code, _, _ := get(t, base+"/setup/not-a-real-token"); code == http.StatusOK {
 		t.Errorf("GET /setup/<wrong token>: 200, want an error status")
 	}
