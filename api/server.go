@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -20,6 +21,7 @@ import (
 	"github.com/pulse-survey/pulse/frontend"
 	"github.com/pulse-survey/pulse/reports"
 	"github.com/pulse-survey/pulse/survey"
+	"github.com/pulse-survey/pulse/survey/migrations"
 )
 
 // Deps is what the server needs; cmd/pulse builds it.
@@ -133,7 +135,8 @@ func hashAssets(fsys fs.FS) (map[string]string, error) {
 	return out, err
 }
 
-// ready reports whether the database answers.
+// ready reports whether the database answers and carries every migration
+// of this build.
 func (s *Server) ready(ctx context.Context) error {
 	sqlDB, err := s.deps.DB.DB()
 	if err != nil {
@@ -141,7 +144,10 @@ func (s *Server) ready(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	return sqlDB.PingContext(ctx)
+	if err := sqlDB.PingContext(ctx); err != nil {
+		return err
+	}
+	return migrations.Check(ctx, s.deps.DB)
 }
 
 func (s *Server) healthz(c echo.Context) error {
@@ -151,7 +157,11 @@ func (s *Server) healthz(c echo.Context) error {
 func (s *Server) readyz(c echo.Context) error {
 	if err := s.ready(c.Request().Context()); err != nil {
 		s.log.Warn("readiness check failed", "err", err)
-		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "database": "unreachable"})
+		state := "unreachable"
+		if errors.Is(err, migrations.ErrBehind) {
+			state = "not migrated (run pulse migrate)"
+		}
+		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "database": state})
 	}
 	return c.JSON(http.StatusOK, map[string]string{"status": "ok", "database": "ok"})
 }

@@ -12,8 +12,13 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/pulse-survey/pulse/api"
 	"github.com/pulse-survey/pulse/frontend"
+	"github.com/pulse-survey/pulse/survey"
+	"github.com/pulse-survey/pulse/survey/migrations"
+	"github.com/pulse-survey/pulse/survey/surveytest"
 )
 
 // pageSet signs in an admin and a leader and returns a sample of every kind
@@ -222,6 +227,25 @@ func TestHealth(t *testing.T) {
 	wantNotContains(t, r.Body, "sql:", "closed")
 	// Liveness does not depend on the database.
 	wantStatus(t, c.get("/healthz"), http.StatusOK)
+}
+
+// TestReadyzSchema: a database that answers but has no schema is not ready.
+func TestReadyzSchema(t *testing.T) {
+	t.Parallel()
+	empty := surveytest.OpenEmpty(t)
+	h := newHarness(t, func(d *api.Deps) {
+		d.DB = empty
+		d.Services = survey.New(empty, survey.Options{BcryptCost: bcrypt.MinCost})
+	})
+	r := h.client().get("/readyz")
+	wantStatus(t, r, http.StatusServiceUnavailable)
+	wantContains(t, r.Body, "not migrated")
+	wantStatus(t, h.client().get("/healthz"), http.StatusOK)
+
+	if err := migrations.Up(h.ctx, empty); err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, h.client().get("/readyz"), http.StatusOK)
 }
 
 const (

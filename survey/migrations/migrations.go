@@ -5,6 +5,7 @@ package migrations
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/go-gormigrate/gormigrate/v2"
@@ -69,4 +70,26 @@ func Applied(ctx context.Context, db *gorm.DB) ([]string, error) {
 func Latest() string {
 	ms := all()
 	return ms[len(ms)-1].ID
+}
+
+// ErrBehind means the database lacks migrations this build knows: it was
+// never migrated, or another, older Pulse is writing to it.
+var ErrBehind = errors.New("migrations: the database schema is behind this build")
+
+// Check reports whether every migration of this build has been applied
+// (ErrBehind when not). Readiness checks call it: a connection alone does
+// not make a database that pages can use.
+func Check(ctx context.Context, db *gorm.DB) error {
+	var n int64
+	err := db.WithContext(ctx).Table("schema_migrations").Where("id = ?", Latest()).Count(&n).Error
+	if err != nil {
+		if !db.Migrator().HasTable("schema_migrations") {
+			return ErrBehind
+		}
+		return fmt.Errorf("migrations: check: %w", err)
+	}
+	if n == 0 {
+		return ErrBehind
+	}
+	return nil
 }
