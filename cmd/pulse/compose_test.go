@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -34,8 +35,9 @@ type composeService struct {
 		Test    any  `yaml:"test"`
 		Disable bool `yaml:"disable"`
 	} `yaml:"healthcheck"`
-	Ports   []any `yaml:"ports"`
-	Volumes []any `yaml:"volumes"`
+	Ports           []any  `yaml:"ports"`
+	Volumes         []any  `yaml:"volumes"`
+	StopGracePeriod string `yaml:"stop_grace_period"`
 }
 
 func loadCompose(t *testing.T) composeFile {
@@ -261,6 +263,49 @@ func TestComposeEnvNamesKnown(t *testing.T) {
 				t.Errorf("docker-compose.yml: service %q sets %s, which the config does not read (known: %s)",
 					name, k, strings.Join(known, ", "))
 			}
+		}
+	}
+}
+
+// TestComposePassesSettings: every setting an operator may need reaches
+// the container, so a .env file is enough to configure Pulse.
+func TestComposePassesSettings(t *testing.T) {
+	env := composeEnv(t, "pulse", composeServiceNamed(t, loadCompose(t), "pulse").Environment)
+	for _, n := range envNames() {
+		switch n {
+		case "PULSE_DEMO", "PULSE_SECRET_KEY_FILE", "PULSE_DATABASE_URL_FILE", "PULSE_SMTP_PASSWORD_FILE":
+			continue // the demo is not for Compose; the others have a non-_FILE form or a default under /data
+		}
+		if _, ok := env[n]; !ok {
+			t.Errorf("docker-compose.yml: service pulse does not pass %s", n)
+		}
+	}
+}
+
+// TestComposeShutdownAndPorts: Docker waits longer than Pulse's own grace
+// period before it kills the process, and the port is published on the
+// loopback interface only (a reverse proxy fronts it).
+func TestComposeShutdownAndPorts(t *testing.T) {
+	pulse := composeServiceNamed(t, loadCompose(t), "pulse")
+	env := composeEnv(t, "pulse", pulse.Environment)
+	grace, err := time.ParseDuration(composeExpand(env["PULSE_SHUTDOWN_GRACE"]))
+	if err != nil {
+		t.Fatalf("docker-compose.yml: PULSE_SHUTDOWN_GRACE %q: %v", env["PULSE_SHUTDOWN_GRACE"], err)
+	}
+	stop, err := time.ParseDuration(pulse.StopGracePeriod)
+	if err != nil {
+		t.Fatalf("docker-compose.yml: stop_grace_period %q: %v (Docker's default of 10s would kill Pulse mid-shutdown)", pulse.StopGracePeriod, err)
+	}
+	if stop < grace+5*time.Second {
+		t.Errorf("docker-compose.yml: stop_grace_period %s leaves too little beyond PULSE_SHUTDOWN_GRACE %s", stop, grace)
+	}
+	if len(pulse.Ports) == 0 {
+		t.Fatal("docker-compose.yml: service pulse publishes no port")
+	}
+	for _, p := range pulse.Ports {
+		s, ok := p.(string)
+		if !ok || !strings.HasPrefix(s, "127.0.0.1:") {
+			t.Errorf("docker-compose.yml: port %v is published on every interface, want 127.0.0.1:HOST:CONTAINER", p)
 		}
 	}
 }

@@ -31,6 +31,9 @@ type Config struct {
 	LogLevel      string
 	TrustProxy    bool
 	SessionTTL    time.Duration
+	// ShutdownGrace is how long a stopping server lets requests in flight
+	// (and a running job) finish before it closes what is left.
+	ShutdownGrace time.Duration
 	Demo          bool
 
 	// SMTP sends invitations and reminders; with SMTPHost empty Pulse
@@ -79,6 +82,14 @@ func settings() []setting {
 				return errors.New("use a duration such as 12h or 90m")
 			}
 			c.SessionTTL = d
+			return nil
+		}},
+		{"shutdown-grace", "PULSE_SHUTDOWN_GRACE", "on SIGTERM, how long requests in flight may take to finish, e.g. 20s", "20s", func(c *Config, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return errors.New("use a duration such as 20s or 1m")
+			}
+			c.ShutdownGrace = d
 			return nil
 		}},
 		{"smtp-host", "PULSE_SMTP_HOST", "SMTP server for invitations and reminders; empty sends no email (admins export the links)", "", str(func(c *Config) *string { return &c.SMTPHost })},
@@ -252,6 +263,9 @@ func (c *Config) Validate() error {
 	}
 	if c.SessionTTL < 5*time.Minute || c.SessionTTL > 30*24*time.Hour {
 		bad("PULSE_SESSION_TTL %s: choose between 5m and 720h", c.SessionTTL)
+	}
+	if c.ShutdownGrace < time.Second || c.ShutdownGrace > 10*time.Minute {
+		bad("PULSE_SHUTDOWN_GRACE %s: choose between 1s and 10m", c.ShutdownGrace)
 	}
 	c.validateSMTP(bad)
 	if len(problems) > 0 {

@@ -86,12 +86,13 @@ func mustLoad(t *testing.T, name string, args []string, env map[string]string) *
 func TestConfigDefaults(t *testing.T) {
 	cfg := mustLoad(t, "serve", nil, nil)
 	want := Config{
-		Addr:       "127.0.0.1:8080",
-		BaseURL:    "http://127.0.0.1:8080",
-		DataDir:    "data",
-		LogFormat:  "text",
-		LogLevel:   "info",
-		SessionTTL: 12 * time.Hour,
+		Addr:          "127.0.0.1:8080",
+		BaseURL:       "http://127.0.0.1:8080",
+		DataDir:       "data",
+		LogFormat:     "text",
+		LogLevel:      "info",
+		SessionTTL:    12 * time.Hour,
+		ShutdownGrace: 20 * time.Second,
 	}
 	if *cfg != want {
 		t.Errorf("defaults:\n got %+v\nwant %+v", *cfg, want)
@@ -107,27 +108,29 @@ func TestConfigDefaults(t *testing.T) {
 func TestConfigEnvOverridesDefaults(t *testing.T) {
 	dir := t.TempDir()
 	env := map[string]string{
-		"PULSE_ADDR":         "0.0.0.0:9090",
-		"PULSE_BASE_URL":     "https://pulse.example.com",
-		"PULSE_DATA_DIR":     dir,
-		"PULSE_DATABASE_URL": "postgres://u:p@db:5432/pulse?sslmode=disable",
-		"PULSE_LOG_FORMAT":   "json",
-		"PULSE_LOG_LEVEL":    "warn",
-		"PULSE_TRUST_PROXY":  "true",
-		"PULSE_SESSION_TTL":  "90m",
-		"PULSE_DEMO":         "1",
+		"PULSE_ADDR":           "0.0.0.0:9090",
+		"PULSE_BASE_URL":       "https://pulse.example.com",
+		"PULSE_DATA_DIR":       dir,
+		"PULSE_DATABASE_URL":   "postgres://u:p@db:5432/pulse?sslmode=disable",
+		"PULSE_LOG_FORMAT":     "json",
+		"PULSE_LOG_LEVEL":      "warn",
+		"PULSE_TRUST_PROXY":    "true",
+		"PULSE_SESSION_TTL":    "90m",
+		"PULSE_SHUTDOWN_GRACE": "45s",
+		"PULSE_DEMO":           "1",
 	}
 	cfg := mustLoad(t, "serve", nil, env)
 	want := Config{
-		Addr:        "0.0.0.0:9090",
-		BaseURL:     "https://pulse.example.com",
-		DataDir:     dir,
-		DatabaseURL: "postgres://u:p@db:5432/pulse?sslmode=disable",
-		LogFormat:   "json",
-		LogLevel:    "warn",
-		TrustProxy:  true,
-		SessionTTL:  90 * time.Minute,
-		Demo:        true,
+		Addr:          "0.0.0.0:9090",
+		BaseURL:       "https://pulse.example.com",
+		DataDir:       dir,
+		DatabaseURL:   "postgres://u:p@db:5432/pulse?sslmode=disable",
+		LogFormat:     "json",
+		LogLevel:      "warn",
+		TrustProxy:    true,
+		SessionTTL:    90 * time.Minute,
+		ShutdownGrace: 45 * time.Second,
+		Demo:          true,
 	}
 	if *cfg != want {
 		t.Errorf("from the environment:\n got %+v\nwant %+v", *cfg, want)
@@ -326,6 +329,8 @@ func TestConfigErrors(t *testing.T) {
 		{"session TTL too short", with(base, "PULSE_SESSION_TTL", "1s"), nil, []string{"PULSE_SESSION_TTL"}},
 		{"session TTL too long", with(base, "PULSE_SESSION_TTL", "9000h"), nil, []string{"PULSE_SESSION_TTL"}},
 		{"session TTL forever", with(base, "PULSE_SESSION_TTL", "forever"), nil, []string{"PULSE_SESSION_TTL"}},
+		{"shutdown grace too short", with(base, "PULSE_SHUTDOWN_GRACE", "10ms"), nil, []string{"PULSE_SHUTDOWN_GRACE"}},
+		{"shutdown grace not a duration", with(base, "PULSE_SHUTDOWN_GRACE", "soon"), nil, []string{"PULSE_SHUTDOWN_GRACE"}},
 		{"trust proxy maybe", with(base, "PULSE_TRUST_PROXY", "maybe"), nil, []string{"PULSE_TRUST_PROXY"}},
 		{"demo perhaps", with(base, "PULSE_DEMO", "perhaps"), nil, []string{"PULSE_DEMO"}},
 		{"two problems, one line", with(base, "PULSE_LOG_FORMAT", "xml", "PULSE_LOG_LEVEL", "loud"), nil, []string{"PULSE_LOG_LEVEL"}},

@@ -22,6 +22,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"text/tabwriter"
@@ -263,18 +264,27 @@ func serve(ctx context.Context, cfg *Config, svc *survey.Services, log, anonLog 
 			sched.Run(schedCtx)
 		}()
 	}
+	// waitSched stops the scheduler: a job in flight finishes or is left to
+	// its lease, and claimed jobs not yet started are handed back.
+	// It waits once: later calls return at once.
+	var schedWaited sync.Once
+	waitSched := func(deadline <-chan struct{}) {
+		schedWaited.Do(func() {
+			stopSched()
+			if !schedStarted.Load() {
+				return
+			}
+			select {
+			case <-schedDone:
+			case <-deadline:
+				log.Warn("scheduler did not stop within the shutdown grace period; its job is left to its lease")
+			}
+		})
+	}
 	defer func() {
-		// Stop the scheduler first: a job in flight finishes or is left to
-		// its lease, and claimed jobs not yet started are handed back.
-		stopSched()
-		if !schedStarted.Load() {
-			return
-		}
-		select {
-		case <-schedDone:
-		case <-time.After(20 * time.Second):
-			log.Warn("scheduler did not stop in time")
-		}
+		ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
+		defer cancel()
+		waitSched(ctx.Done())
 	}()
 
 	log.Info("Pulse is listening", "addr", ln.Addr().String(), "url", cfg.BaseURL, "version", version)
@@ -314,12 +324,32 @@ func serve(ctx context.Context, cfg *Config, svc *survey.Services, log, anonLog 
 		return fmt.Errorf("server stopped: %v", err)
 	case <-ctx.Done():
 	}
-	log.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	return shutdown(srv, cfg.ShutdownGrace, waitSched, log)
+}
+
+// shutdown stops accepting connections, lets requests in flight and the
+// scheduler's job finish within grace, then closes whatever is still open.
+// Running out of grace is the expected end of a slow client, not an error:
+// the exit status stays 0.
+func shutdown(srv *http.Server, grace time.Duration, waitSched func(<-chan struct{}), log *slog.Logger) error {
+	log.Info("shutting down", "grace", grace.String())
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
+	schedStopped := make(chan struct{})
+	go func() {
+		defer close(schedStopped)
+		waitSched(ctx.Done())
+	}()
+	err := srv.Shutdown(ctx)
+	<-schedStopped
+	if errors.Is(err, context.DeadlineExceeded) {
+		log.Warn("requests still in flight after the shutdown grace period were cut off", "grace", grace.String())
+		err = srv.Close()
+	}
+	if err != nil {
 		return fmt.Errorf("shutdown: %v", err)
 	}
+	log.Info("stopped")
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -415,59 +416,88 @@ func get(t *testing.T, url string) (int, http.Header, string) {
 	return resp.StatusCode, resp.Header, string(body)
 }
 
-func TestServe(t *testing.T) {
-	tg := newTarget(t)
-	port := freePort(t)
-	addr := "127.0.0.1:" + port
-	base := "http://" + addr
+// server is `pulse serve` running in the background of one test.
+type server struct {
+	base           string
+	stdout, stderr *syncBuffer
+	cancel         context.CancelFunc
+	done           chan int // serve's exit status
+	exited         bool
+}
 
+// startServe runs `pulse serve` on a free port with the target's flags and
+// extra args; cleanup stops it.
+func startServe(t *testing.T, tg target, extra ...string) *server {
+	t.Helper()
+	addr := "127.0.0.1:" + freePort(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var stdout, stderr syncBuffer
-	done := make(chan int, 1)
+	s := &server{base: "http://" + addr, stdout: &syncBuffer{}, stderr: &syncBuffer{}, cancel: cancel, done: make(chan int, 1)}
+	args := append(append([]string{"serve", "--addr", addr}, tg.args...), extra...)
 	go func() {
 		defer func() {
 			if p := recover(); p != nil {
 				t.Errorf("serve panicked: %v", p)
-				done <- -1
+				s.done <- -1
 			}
 		}()
-		done <- run(ctx, append([]string{"serve", "--addr", addr}, tg.args...), envOf(nil), &stdout, &stderr)
+		s.done <- run(ctx, args, envOf(nil), s.stdout, s.stderr)
 	}()
-	exited := false
 	t.Cleanup(func() {
 		cancel()
-		if !exited {
+		if !s.exited {
 			select {
-			case <-done:
+			case <-s.done:
 			case <-time.After(20 * time.Second):
 				t.Error("serve did not stop after cleanup")
 			}
 		}
 	})
+	return s
+}
 
-	// Wait, at most about 10 s, for readiness and the setup link.
-	linkRE := regexp.MustCompile(regexp.QuoteMeta(base) + `/setup/[A-Za-z0-9_-]+`)
-	deadline := time.Now().Add(10 * time.Second)
-	ready, link := false, ""
-	for time.Now().Before(deadline) && (!ready || link == "") {
+// stop cancels serve's context and returns its exit status.
+func (s *server) stop(t *testing.T) int {
+	t.Helper()
+	s.cancel()
+	select {
+	case code := <-s.done:
+		s.exited = true
+		return code
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not return after its context was cancelled")
+		return -1
+	}
+}
+
+// waitReady waits, at most about 10 s, for /readyz to answer 200.
+func (s *server) waitReady(t *testing.T) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		select {
-		case code := <-done:
-			exited = true
-			t.Fatalf("serve exited early with %d; stderr:\n%s", code, stderr.String())
+		case code := <-s.done:
+			s.exited = true
+			t.Fatalf("serve exited early with %d; stderr:\n%s", code, s.stderr.String())
 		default:
 		}
-		if !ready {
-			code, _, _ := get(t, base+"/readyz")
-			ready = code == http.StatusOK
-		}
-		link = linkRE.FindString(stdout.String())
-		if !ready || link == "" {
-			time.Sleep(50 * time.Millisecond)
+		if code, _, _ := get(t, s.base+"/readyz"); code == http.StatusOK {
+			return
 		}
 	}
-	if !ready {
-		t.Fatalf("GET /readyz never returned 200; stderr:\n%s", stderr.String())
+	t.Fatalf("GET /readyz never returned 200; stderr:\n%s", s.stderr.String())
+}
+
+func TestServe(t *testing.T) {
+	tg := newTarget(t)
+	srv := startServe(t, tg)
+	base, stdout := srv.base, srv.stdout
+	addr := strings.TrimPrefix(base, "http://")
+	srv.waitReady(t)
+
+	// The setup link follows readiness within moments.
+	linkRE := regexp.MustCompile(regexp.QuoteMeta(base) + `/setup/[A-Za-z0-9_-]+`)
+	link := ""
+	for deadline := time.Now().Add(10 * time.Second); link == "" && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		link = linkRE.FindString(stdout.String())
 	}
 	if link == "" {
 		t.Fatalf("stdout has no one-time setup link %s/setup/<token>:\n%s", base, stdout.String())
@@ -495,21 +525,45 @@ func TestServe(t *testing.T) {
 		t.Errorf("healthcheck against the running server: exit %d; stderr:\n%s", r.code, r.stderr)
 	}
 
-	cancel()
-	select {
-	case code := <-done:
-		exited = true
-		if code != 0 {
-			t.Errorf("serve returned %d after cancel, want 0 (graceful shutdown); stderr:\n%s", code, stderr.String())
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("serve did not return after its context was cancelled")
+	if code := srv.stop(t); code != 0 {
+		t.Errorf("serve returned %d after cancel, want 0 (graceful shutdown); stderr:\n%s", code, srv.stderr.String())
 	}
 
 	// After shutdown the port is closed: the healthcheck fails.
 	r := runPulse(t, map[string]string{"PULSE_ADDR": addr}, "healthcheck")
 	if r.code != 1 {
 		t.Errorf("healthcheck after shutdown: exit %d, want 1", r.code)
+	}
+}
+
+// TestShutdownSlowClient: a client that never finishes its request does
+// not turn a requested stop into a failure. Serve waits out the grace
+// period, cuts the connection and exits 0.
+func TestShutdownSlowClient(t *testing.T) {
+	srv := startServe(t, newTarget(t), "--shutdown-grace", "1s")
+	srv.waitReady(t)
+
+	conn, err := net.Dial("tcp", strings.TrimPrefix(srv.base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// Headers announce a body that never fully arrives: the request stays
+	// in flight.
+	fmt.Fprintf(conn, "POST /login HTTP/1.1\r\nHost: %s\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\nemail=a", strings.TrimPrefix(srv.base, "http://"))
+	// Wait until the server has the request (it cannot answer before the body ends).
+	time.Sleep(300 * time.Millisecond)
+
+	if code := srv.stop(t); code != 0 {
+		t.Errorf("serve returned %d with a slow client connected, want 0; stderr:\n%s", code, srv.stderr.String())
+	}
+	if !strings.Contains(srv.stderr.String()+srv.stdout.String(), "cut off") {
+		t.Errorf("the log does not say that a request was cut off:\n%s", srv.stderr.String())
+	}
+	// The cut connection is closed by the server.
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadAll(conn); err != nil {
+		t.Errorf("reading the cut connection: %v, want EOF", err)
 	}
 }
 
