@@ -842,7 +842,8 @@ func atkCells(row string) []string {
 // dimRow checks a row of per-dimension means (2 decimals, "–" for none).
 func (s *atkSeen) dimRow(tr *atkTruth, unit uint, tds []string, src string) bool {
 	s.t.Helper()
-	if len(tds) == 1 && strings.Contains(tds[0], "fewer than") {
+	if len(tds) == 1 && (strings.Contains(tds[0], "fewer than") || strings.Contains(tds[0], "not shown alone") ||
+		strings.Contains(tds[0], "not surveyed")) {
 		return false
 	}
 	dims := survey.Dimensions()
@@ -1041,11 +1042,29 @@ func (s *atkSeen) chart(latest *atkTruth, unit uint, option, src string) {
 	for _, d := range survey.Dimensions() {
 		dimOf[survey.DimensionLabel(d)] = d
 	}
+	// A trend panel draws one dimension: its mean series is named by the
+	// dimension; a series named otherwise (not a band) is the comparison
+	// line of the unit's parent.
+	panelDim := ""
+	for _, se := range c.Series {
+		if d, ok := dimOf[se.Name]; ok && se.Type == "line" {
+			panelDim = d
+		}
+	}
 	for _, se := range c.Series {
 		switch se.Type {
 		case "line":
 			labels := axis(c.XAxis)
 			d, isMean := dimOf[se.Name]
+			band := strings.HasSuffix(se.Name, " 95% low") || strings.HasSuffix(se.Name, " 95% band")
+			of := unit
+			if !isMean && !band {
+				// The comparison line: the parent's means.
+				if latest.Parent[unit] == 0 || panelDim == "" {
+					s.t.Fatalf("%s: trend chart series %q of unit %d has no parent to compare with", src, se.Name, unit)
+				}
+				of, d, isMean = latest.Parent[unit], panelDim, true
+			}
 			for i, raw := range se.Data {
 				f, ok := value(raw).(float64)
 				if !ok {
@@ -1060,12 +1079,12 @@ func (s *atkSeen) chart(latest *atkTruth, unit uint, option, src string) {
 				}
 				tr := s.truth[id]
 				if isMean {
-					mean, _, _ := tr.dim(unit, d)
+					mean, _, _ := tr.dim(of, d)
 					s.approx("mean", src+" trend chart "+labels[i], f, mean, 0.005)
 				} else {
 					s.numbers["ci95"]++
 				}
-				s.cell(id, unit, src+" trend chart")
+				s.cell(id, of, src+" trend chart")
 			}
 		case "heatmap":
 			names := axis(c.YAxis)

@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"io"
 	"io/fs"
+	"math"
 	"path"
 	"strings"
 
@@ -81,6 +82,7 @@ func (s *Server) templateFuncs() template.FuncMap {
 		"facetLabel":     survey.FacetLabel,
 		"add":            func(a, b int) int { return a + b },
 		"mul2":           func(a int) int { return 2 * a },
+		"abs":            math.Abs,
 		"pct":            func(x float64) float64 { return 100 * x },
 		"distBars":       distBars,
 		"baseURL":        func() string { return s.deps.BaseURL },

@@ -53,18 +53,29 @@ type dimRow struct {
 type reportView struct {
 	Report      *reports.Report
 	Units       []reports.UnitRef
-	TrendJSON   string
+	Panels      []reports.Panel
+	Moves       []moveRow
+	MovesKnown  bool // there is a previous round to compare with
 	HeatmapJSON string
 	Dims        []dimRow
 	Heat        []heatRow
 	DimLabels   []string
 	Participate string
+	LatestGap   string // why the latest round has no result, when it has none
+}
+
+// moveRow is one significant change in the headline.
+type moveRow struct {
+	Unit, Dimension, Direction string
+	Delta                      float64
+	Self                       bool // the report's own unit
 }
 
 type heatRow struct {
 	Name      string
 	Published bool
 	Cells     []string
+	Reason    string
 }
 
 func fmtScore(s reports.Score) string {
@@ -109,8 +120,24 @@ func (s *Server) reportPage(c echo.Context) error {
 	if v.Units, err = s.reader.Units(ctx, p.Can); err != nil {
 		return err
 	}
-	if v.TrendJSON, err = reports.TrendChart(rep.Trend); err != nil {
+	if v.Panels, err = reports.TrendPanels(rep.Trend, rep.CompareTrend, rep.CompareName); err != nil {
 		return err
+	}
+	moves, err := s.reader.Moves(ctx, rep.Unit.ID, p.Can)
+	if err != nil {
+		return err
+	}
+	v.MovesKnown = len(rep.Trend) >= 2
+	if rep.Latest == nil {
+		v.LatestGap = rep.Trend[len(rep.Trend)-1].Reason
+	}
+	for _, m := range moves {
+		name := m.Unit.Path
+		if name == "" {
+			name = m.Unit.Name
+		}
+		v.Moves = append(v.Moves, moveRow{Unit: name, Dimension: survey.DimensionLabel(m.Dimension), Direction: m.Direction(),
+			Delta: m.Delta, Self: m.Unit.ID == rep.Unit.ID})
 	}
 	var published []reports.ChildScores
 	for _, ch := range rep.Children {
@@ -137,7 +164,7 @@ func (s *Server) reportPage(c echo.Context) error {
 		v.DimLabels = append(v.DimLabels, row.Label)
 	}
 	for _, ch := range rep.Children {
-		hr := heatRow{Name: ch.Unit.Name, Published: ch.Published}
+		hr := heatRow{Name: ch.Unit.Name, Published: ch.Published, Reason: ch.Reason}
 		for _, d := range survey.Dimensions() {
 			cell := "–"
 			if sc, ok := ch.Scores[d]; ok && ch.Published {

@@ -40,39 +40,82 @@ func chartJSON(c interface {
 	return string(b), err
 }
 
-// TrendChart draws each dimension's mean per round with its 95% confidence
-// band. Suppressed rounds are gaps, not zeros.
-func TrendChart(trend []Point) (string, error) {
-	line := charts.NewLine()
-	line.SetGlobalOptions(
-		charts.WithInitializationOpts(opts.Initialization{AssetsHost: "/static/vendor/echarts/"}),
-		charts.WithAnimation(false),
-		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true), Trigger: "axis"}),
-		charts.WithLegendOpts(opts.Legend{Show: opts.Bool(true), Top: "0", Data: legendNames()}),
-		charts.WithGridOpts(opts.Grid{Left: "40", Right: "16", Top: "40", Bottom: "40"}),
-		charts.WithYAxisOpts(opts.YAxis{Min: 1, Max: 5, SplitNumber: 4, Name: "mean (1-5)"}),
-		charts.WithAriaOpts(&opts.Aria{Enabled: opts.Bool(true)}),
-	)
+// Panel is one dimension's trend: a small chart with its own fitted axis,
+// so that movement is visible, and the rounds without a result.
+type Panel struct {
+	Dimension, Label string
+	JSON             string
+	AxisMin, AxisMax float64
+	Gaps             []Gap
+}
+
+// Gap is a round without a result for the unit, and why.
+type Gap struct {
+	Round, Reason string
+}
+
+// TrendPanels draws one small chart per dimension (small multiples): the
+// unit's mean per round with its 95% confidence band, and, when compare is
+// given, the group above as a dashed comparison line. Rounds without a
+// result are gaps, never zeros, and are listed with their reason.
+func TrendPanels(trend, compare []Point, compareName string) ([]Panel, error) {
 	labels := make([]string, len(trend))
 	for i, p := range trend {
 		labels[i] = p.Round.Label
 	}
-	line.SetXAxis(labels)
+	var panels []Panel
 	for _, dim := range survey.Dimensions() {
+		label := survey.DimensionLabel(dim)
+		panel := Panel{Dimension: dim, Label: label}
 		mean := make([]opts.LineData, len(trend))
 		lo := make([]opts.LineData, len(trend))
 		band := make([]opts.LineData, len(trend))
+		var seen []float64
 		for i, p := range trend {
 			s, ok := p.Scores[dim]
 			if !p.Published || !ok {
 				mean[i], lo[i], band[i] = opts.LineData{Value: "-"}, opts.LineData{Value: "-"}, opts.LineData{Value: "-"}
+				reason := p.Reason
+				if reason == "" {
+					reason = "not asked this round"
+				}
+				panel.Gaps = append(panel.Gaps, Gap{Round: p.Round.Label, Reason: reason})
 				continue
 			}
 			mean[i] = opts.LineData{Value: round2(s.Mean)}
 			lo[i] = opts.LineData{Value: round2(s.Lo)}
 			band[i] = opts.LineData{Value: round2(s.Hi - s.Lo)}
+			seen = append(seen, s.Lo, s.Hi)
 		}
-		label := survey.DimensionLabel(dim)
+		var other []opts.LineData
+		if len(compare) == len(trend) {
+			other = make([]opts.LineData, len(trend))
+			for i, p := range compare {
+				if s, ok := p.Scores[dim]; ok && p.Published {
+					other[i] = opts.LineData{Value: round2(s.Mean)}
+					seen = append(seen, s.Mean)
+				} else {
+					other[i] = opts.LineData{Value: "-"}
+				}
+			}
+		}
+		panel.AxisMin, panel.AxisMax = fitAxis(seen)
+
+		line := charts.NewLine()
+		legend := []string{label}
+		if other != nil {
+			legend = append(legend, compareName)
+		}
+		line.SetGlobalOptions(
+			charts.WithInitializationOpts(opts.Initialization{AssetsHost: "/static/vendor/echarts/"}),
+			charts.WithAnimation(false),
+			charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true), Trigger: "axis"}),
+			charts.WithLegendOpts(opts.Legend{Show: opts.Bool(other != nil), Top: "0", Data: legend}),
+			charts.WithGridOpts(opts.Grid{Left: "36", Right: "12", Top: "28", Bottom: "28"}),
+			charts.WithYAxisOpts(opts.YAxis{Min: panel.AxisMin, Max: panel.AxisMax, SplitNumber: 4}),
+			charts.WithAriaOpts(&opts.Aria{Enabled: opts.Bool(true)}),
+		)
+		line.SetXAxis(labels)
 		stack := "ci-" + dim
 		line.AddSeries(label+" 95% low", lo,
 			charts.WithLineChartOpts(opts.LineChart{Stack: stack, ShowSymbol: opts.Bool(false), ConnectNulls: opts.Bool(false)}),
@@ -88,16 +131,44 @@ func TrendChart(trend []Point) (string, error) {
 			charts.WithLineStyleOpts(opts.LineStyle{Color: dimensionColours[dim], Width: 2}),
 			charts.WithItemStyleOpts(opts.ItemStyle{Color: dimensionColours[dim]}),
 			charts.WithSeriesAnimation(false))
+		if other != nil {
+			line.AddSeries(compareName, other,
+				charts.WithLineChartOpts(opts.LineChart{ConnectNulls: opts.Bool(false), ShowSymbol: opts.Bool(false)}),
+				charts.WithLineStyleOpts(opts.LineStyle{Color: "#6b7280", Width: 1.5, Type: "dashed"}),
+				charts.WithItemStyleOpts(opts.ItemStyle{Color: "#6b7280"}),
+				charts.WithSeriesAnimation(false))
+		}
+		js, err := chartJSON(line)
+		if err != nil {
+			return nil, err
+		}
+		panel.JSON = js
+		panels = append(panels, panel)
 	}
-	return chartJSON(line)
+	return panels, nil
 }
 
-func legendNames() []string {
-	var out []string
-	for _, d := range survey.Dimensions() {
-		out = append(out, survey.DimensionLabel(d))
+// fitAxis is a 1-5 axis range fitted to the values, on half points, at
+// least one point wide, so that small movements are visible.
+func fitAxis(vs []float64) (lo, hi float64) {
+	if len(vs) == 0 {
+		return 1, 5
 	}
-	return out
+	mn, mx := vs[0], vs[0]
+	for _, v := range vs {
+		mn, mx = math.Min(mn, v), math.Max(mx, v)
+	}
+	lo = math.Max(1, math.Floor(2*(mn-0.05))/2)
+	hi = math.Min(5, math.Ceil(2*(mx+0.05))/2)
+	for hi-lo < 1 {
+		if lo > 1 {
+			lo -= 0.5
+		}
+		if hi-lo < 1 && hi < 5 {
+			hi += 0.5
+		}
+	}
+	return lo, hi
 }
 
 // HeatmapChart shows the latest scores of child units by dimension.

@@ -50,11 +50,32 @@ type Change struct {
 	Known       bool // false when either round was suppressed or too small
 }
 
-// Point is one round of a trend: suppressed rounds have Published false.
+// Point is one round of a trend: suppressed rounds have Published false
+// and a Reason that says truthfully why, without the size it protects.
 type Point struct {
 	Round     RoundRef
 	Published bool
 	Scores    map[string]Score
+	Reason    string
+}
+
+// Reasons a trend point has no result.
+const (
+	GapNotSurveyed = "not surveyed"
+	GapFew         = "fewer than %d responses" // with k
+	GapResidual    = "not shown alone, so that a smaller group cannot be worked out"
+)
+
+// gapReason says why a unit has no result in a round: absent from that
+// round's release, fewer than k respondents, or hidden by the residual rule.
+func gapReason(u ReleaseUnit, inRelease bool, k int) string {
+	switch {
+	case !inRelease:
+		return GapNotSurveyed
+	case u.Respondents < k:
+		return fmt.Sprintf(GapFew, k)
+	}
+	return GapResidual
 }
 
 // ItemResult is one item of the latest round with its distribution.
@@ -78,6 +99,8 @@ type UnitRef struct {
 	Published bool
 	ParentID  *uint
 	Merged    string // smaller teams counted in this unit
+
+	respondents int // for the reason of a gap; never shown
 }
 
 // Report is everything a leader sees for one unit.
@@ -98,6 +121,10 @@ type Report struct {
 	CommentsShown bool
 	Parent        *ChildScores
 	Org           *ChildScores
+	// CompareTrend is the trend of the group above (or of the whole
+	// organisation), drawn as a comparison line; CompareName names it.
+	CompareTrend []Point
+	CompareName  string
 }
 
 // ChildScores is a unit's latest scores, for the heatmap and comparisons.
@@ -105,6 +132,7 @@ type ChildScores struct {
 	Unit      UnitRef
 	Published bool
 	Scores    map[string]Score
+	Reason    string // why an unpublished unit has no result
 }
 
 func (r *Reader) rounds(ctx context.Context) ([]RoundRef, error) {
@@ -252,29 +280,31 @@ func (r *Reader) Report(ctx context.Context, unitID uint) (*Report, error) {
 	}
 	rep.K = rel.MinGroupSize
 
-	// Trend: one query for all rounds of this unit.
-	var dims []ReleaseDimension
-	if err := db.Where("unit_id = ?", unitID).Find(&dims).Error; err != nil {
+	var rels []Release
+	if err := db.Find(&rels).Error; err != nil {
 		return nil, err
 	}
-	var pubs []ReleaseUnit
-	if err := db.Where("unit_id = ?", unitID).Find(&pubs).Error; err != nil {
+	kOf := map[uint]int{}
+	for _, x := range rels {
+		kOf[x.RoundID] = x.MinGroupSize
+	}
+	var published map[uint]ReleaseUnit
+	if rep.Trend, published, err = r.trend(ctx, unitID, rounds, kOf); err != nil {
 		return nil, err
 	}
-	published := map[uint]ReleaseUnit{}
-	for _, p := range pubs {
-		published[p.RoundID] = p
-	}
-	byRound := map[uint]map[string]Score{}
-	for _, d := range dims {
-		if byRound[d.RoundID] == nil {
-			byRound[d.RoundID] = map[string]Score{}
+	switch {
+	case near.parent != nil:
+		rep.CompareName = near.parent.Path
+		if rep.CompareName == "" {
+			rep.CompareName = near.parent.Name
 		}
-		byRound[d.RoundID][d.Dimension] = scoreOf(d)
+		rep.CompareTrend, _, err = r.trend(ctx, near.parent.ID, rounds, kOf)
+	case near.org != nil:
+		rep.CompareName = near.org.Name
+		rep.CompareTrend, _, err = r.trend(ctx, near.org.ID, rounds, kOf)
 	}
-	for _, rr := range rounds {
-		p := Point{Round: rr, Published: published[rr.ID].Published && byRound[rr.ID] != nil, Scores: byRound[rr.ID]}
-		rep.Trend = append(rep.Trend, p)
+	if err != nil {
+		return nil, err
 	}
 	last := rep.Trend[len(rep.Trend)-1]
 	if last.Published {
@@ -288,17 +318,14 @@ func (r *Reader) Report(ctx context.Context, unitID uint) (*Report, error) {
 				a, okA := prev.Scores[dim]
 				b, okB := last.Scores[dim]
 				if okA && okB {
-					if w, ok := WelchTest(a.moments, b.moments); ok {
-						c.Known, c.Delta, c.P = true, b.Mean-a.Mean, w.P
-						c.Significant = Significant(w, Alpha)
-					}
+					c = compare(dim, a, b)
 				}
 			}
 			rep.Changes = append(rep.Changes, c)
 		}
 	}
 	if rep.Latest != nil {
-		rep.Ladder = Ladder(rep.Latest.Scores)
+		rep.Ladder = ReadLadder(rep.Latest.Scores, rep.Changes)
 	}
 
 	lu := published[latest.ID]
@@ -328,7 +355,11 @@ func (r *Reader) Report(ctx context.Context, unitID uint) (*Report, error) {
 		latestBy[d.UnitID][d.Dimension] = scoreOf(d)
 	}
 	scoresOf := func(u UnitRef) *ChildScores {
-		return &ChildScores{Unit: u, Published: u.Published && latestBy[u.ID] != nil, Scores: latestBy[u.ID]}
+		cs := &ChildScores{Unit: u, Published: u.Published && latestBy[u.ID] != nil, Scores: latestBy[u.ID]}
+		if !cs.Published {
+			cs.Reason = gapReason(ReleaseUnit{Respondents: u.respondents}, true, rep.K)
+		}
+		return cs
 	}
 	for _, u := range near.children {
 		rep.Children = append(rep.Children, *scoresOf(u))
@@ -372,6 +403,41 @@ func (r *Reader) Report(ctx context.Context, unitID uint) (*Report, error) {
 	return rep, nil
 }
 
+// trend is one unit's result in every released round (two queries), with
+// the unit's release rows by round.
+func (r *Reader) trend(ctx context.Context, unitID uint, rounds []RoundRef, kOf map[uint]int) ([]Point, map[uint]ReleaseUnit, error) {
+	db := r.DB.WithContext(ctx)
+	var dims []ReleaseDimension
+	if err := db.Where("unit_id = ?", unitID).Find(&dims).Error; err != nil {
+		return nil, nil, err
+	}
+	var pubs []ReleaseUnit
+	if err := db.Where("unit_id = ?", unitID).Find(&pubs).Error; err != nil {
+		return nil, nil, err
+	}
+	units := map[uint]ReleaseUnit{}
+	for _, p := range pubs {
+		units[p.RoundID] = p
+	}
+	byRound := map[uint]map[string]Score{}
+	for _, d := range dims {
+		if byRound[d.RoundID] == nil {
+			byRound[d.RoundID] = map[string]Score{}
+		}
+		byRound[d.RoundID][d.Dimension] = scoreOf(d)
+	}
+	out := make([]Point, 0, len(rounds))
+	for _, rr := range rounds {
+		u, in := units[rr.ID]
+		p := Point{Round: rr, Published: u.Published && byRound[rr.ID] != nil, Scores: byRound[rr.ID]}
+		if !p.Published {
+			p.Reason = gapReason(u, in, kOf[rr.ID])
+		}
+		out = append(out, p)
+	}
+	return out, units, nil
+}
+
 // nearby is a unit of a release with the units its report shows.
 type nearby struct {
 	unit     UnitRef
@@ -401,7 +467,8 @@ func (r *Reader) nearUnits(ctx context.Context, roundID, unitID uint) (*nearby, 
 		return nil, nil
 	}
 	ref := func(u ReleaseUnit, depth int) UnitRef {
-		return UnitRef{ID: u.UnitID, Path: u.Path, Name: u.Name, Depth: depth, Published: u.Published, ParentID: u.ParentUnitID, Merged: u.Merged}
+		return UnitRef{ID: u.UnitID, Path: u.Path, Name: u.Name, Depth: depth, Published: u.Published, ParentID: u.ParentUnitID,
+			Merged: u.Merged, respondents: u.Respondents}
 	}
 	byID := map[uint]ReleaseUnit{}
 	for _, u := range rus {

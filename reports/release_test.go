@@ -745,10 +745,14 @@ func TestReportTrendAndChanges(t *testing.T) {
 			t.Errorf("latest %s: %+v", dim, s)
 		}
 	}
-	// The trend chart draws suppressed rounds as gaps.
-	js, err := reports.TrendChart(rep.Trend)
+	// The trend charts draw suppressed rounds as gaps.
+	panels, err := reports.TrendPanels(rep.Trend, nil, "")
 	if err != nil {
 		t.Fatal(err)
+	}
+	js := ""
+	for _, p := range panels {
+		js += p.JSON
 	}
 	if want := `"-"`; !containsN(js, want, 4*3) {
 		t.Errorf("trend chart: want at least %d gap values %s: %s", 4*3, want, js)

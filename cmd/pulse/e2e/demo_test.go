@@ -269,7 +269,7 @@ func (d *demoEnv) leader(t *testing.T) {
 		t.Logf("unit %q: suppressed in the latest round: %v", u.Text, suppressed(u.Text))
 		if suppressed(u.Text) {
 			visited++
-			if !strings.Contains(body, "Fewer than 5 responses") {
+			if !strings.Contains(body, "No result for this group in the latest round") {
 				t.Errorf("%q is suppressed but its page does not say so:\n%s", u.Text, shorten(body))
 			}
 			reportChecks(tb, "report: suppressed team", 1)
@@ -311,6 +311,27 @@ func (d *demoEnv) leader(t *testing.T) {
 		t.Errorf("CSV export: %d rows, header %v, %d trend rows (want at least %d)", len(rows), rows[0], trend, demo.HistoryRounds)
 	}
 	t.Logf("CSV export: %d rows of %d columns, %d trend rows", len(rows), len(rows[0]), trend)
+
+	// On a phone: the organisation's, a department's and a team's report,
+	// with no table wider than its box (nothing cut off at 390 px).
+	ph := newTab(t, "leader-phone", phone)
+	signIn(ph, d.srv.URL, acc.Email, acc.Password)
+	for _, u := range []struct{ label, url string }{
+		{"organisation", root},
+		{"department", d.srv.URL + "/reports/" + pick("Engineering")},
+		{"team", d.srv.URL + "/reports/" + pick("Product & Design/Research")},
+	} {
+		ph.navigate(u.url)
+		cut := eval[[]string](ph, `Array.from(document.querySelectorAll(".table-stack"),
+			(t) => t.scrollWidth > t.parentElement.clientWidth + 1 ? t.querySelector("caption")?.textContent || "table" : "").filter(Boolean)`)
+		if len(cut) > 0 {
+			t.Errorf("phone, %s report: tables wider than the screen: %q", u.label, cut)
+		}
+		if w := eval[[]int](ph, `[document.documentElement.scrollWidth, innerWidth]`); w[0] > w[1] {
+			t.Errorf("phone, %s report: the page scrolls sideways (%d px in %d)", u.label, w[0], w[1])
+		}
+		reportChecks(ph, "report on a phone: "+u.label, 1)
+	}
 }
 
 // adminPages are the admin pages that get the page checks when they exist
