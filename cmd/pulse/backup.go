@@ -64,7 +64,7 @@ const (
 // backup writes a consistent copy of the configured database to file.
 // The copy is written to a temporary file beside file and renamed only
 // when complete, so a failed backup never leaves a partial file there.
-func backup(ctx context.Context, cfg *Config, file string, out io.Writer) error {
+func backup(ctx context.Context, cfg *Config, file string, out, _ io.Writer) error {
 	if _, err := os.Lstat(file); err == nil {
 		return fmt.Errorf("backup: %s already exists: choose a new file name (a backup never overwrites a file)", file)
 	} else if !errors.Is(err, fs.ErrNotExist) {
@@ -139,7 +139,7 @@ func backup(ctx context.Context, cfg *Config, file string, out io.Writer) error 
 
 // restore fills the configured, empty database from a backup and
 // migrates it forward.
-func restore(ctx context.Context, cfg *Config, file string, out io.Writer) error {
+func restore(ctx context.Context, cfg *Config, file string, out, errOut io.Writer) error {
 	head := make([]byte, len(sqliteMagic))
 	f, err := os.Open(file)
 	if err != nil {
@@ -176,8 +176,42 @@ func restore(ctx context.Context, cfg *Config, file string, out io.Writer) error
 	} else {
 		fmt.Fprintf(out, "restored %s into %s and migrated it from schema %s to %s\n", file, where, from, to)
 	}
-	fmt.Fprintf(out, "start Pulse with the original instance's secret key file (%s here): it opens the keys of rounds that are still open\n", cfg.KeyFile())
+	checkRestoredKey(ctx, cfg, out, errOut)
 	return nil
+}
+
+// checkRestoredKey tells whether the instance's secret key file opens the
+// keys of the rounds that were open in the backup. It never creates the
+// file: a new key would silently break those rounds' links and tokens.
+func checkRestoredKey(ctx context.Context, cfg *Config, out, errOut io.Writer) {
+	key := cfg.KeyFile()
+	db, err := survey.OpenDB(ctx, cfg.DBOptions())
+	if err != nil {
+		fmt.Fprintf(errOut, "pulse: warning: cannot check the secret key file against the restored database: %v\n", err)
+		return
+	}
+	defer closeGorm(db)
+	var keys *survey.Keyring
+	_, statErr := os.Stat(key)
+	if statErr == nil {
+		if keys, _, err = loadKeyring(key); err != nil {
+			fmt.Fprintf(errOut, "pulse: warning: %v\n", err)
+			return
+		}
+	}
+	n, err := survey.New(db, survey.Options{Keyring: keys}).Rounds.CheckKeyring(ctx)
+	switch {
+	case n == 0 && err == nil:
+		fmt.Fprintf(out, "no round was open in the backup; start Pulse with the original instance's secret key file all the same (%s here)\n", key)
+	case err == nil:
+		fmt.Fprintf(out, "the secret key file %s opens the keys of the %d open round(s) in the backup\n", key, n)
+	case statErr != nil:
+		fmt.Fprintf(errOut, "pulse: warning: the backup has %d open round(s) and there is no secret key file at %s: put the original instance's secret key file there before starting Pulse, or those rounds cannot issue tokens and their links stop working\n", n, key)
+	case errors.Is(err, survey.ErrWrongKeyring):
+		fmt.Fprintf(errOut, "pulse: warning: the secret key file %s does not open the keys of the backup's open rounds (%v): start Pulse with the original instance's secret key file, or those rounds cannot issue tokens and their links stop working\n", key, err)
+	default:
+		fmt.Fprintf(errOut, "pulse: warning: cannot check the secret key file against the restored database: %v\n", err)
+	}
 }
 
 // restoreSQLite copies the backup beside the instance's database file,

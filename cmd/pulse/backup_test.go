@@ -131,7 +131,8 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 
 	dst := newTarget(t)
 	out = mustPulse(t, dst, "restore", file)
-	if !strings.Contains(out, "restored "+file+" into ") || !strings.Contains(out, "(schema "+migrations.Latest()+")") {
+	if !strings.Contains(out, "restored "+file+" into ") || !strings.Contains(out, "(schema "+migrations.Latest()+")") ||
+		!strings.Contains(out, "no round was open in the backup") {
 		t.Errorf("restore output:\n%s", out)
 	}
 	rdb := openDB(t, dst.opts(false))
@@ -406,6 +407,98 @@ func TestBackupPgDumpVersion(t *testing.T) {
 	}
 }
 
+// openRound migrates tg, imports n people in four teams, and launches a
+// round with keyFile as the instance secret key file. It returns services
+// on tg with that keyring.
+func openRound(t *testing.T, tg target, keyFile string, n int) (*survey.Services, *survey.Keyring, uint) {
+	t.Helper()
+	ctx := context.Background()
+	keyArg := []string{"--secret-key-file", keyFile}
+	mustPulse(t, tg, append([]string{"migrate"}, keyArg...)...)
+	kr, _, err := loadKeyring(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := survey.New(openDB(t, tg.opts(false)), survey.Options{BcryptCost: 4, Keyring: kr})
+	if _, err := svc.Org.Init(ctx, survey.SettingsInput{Name: "Acme", TimeZone: "UTC", MinGroupSize: 5}); err != nil {
+		t.Fatal(err)
+	}
+	var csv strings.Builder
+	csv.WriteString("email,name,team\n")
+	teams := []string{"Engineering/Platform", "Engineering/Kernel", "Sales", "Support"}
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&csv, "p%03d@example.com,Person %d,%s\n", i, i, teams[i%len(teams)])
+	}
+	mustPulse(t, tg, "roster", "import", writeFile(t, "roster.csv", csv.String()), "--apply")
+	if err := svc.Programs.SyncBuiltinQuestions(ctx); err != nil {
+		t.Fatal(err)
+	}
+	qs, err := svc.Programs.Questions(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var qids []uint
+	for _, q := range qs {
+		qids = append(qids, q.ID)
+	}
+	p, err := svc.Programs.CreateProgram(ctx, survey.ProgramInput{Name: "Pulse", Cadence: survey.CadenceWeeks, IntervalWeeks: 2,
+		Weekday: time.Monday, TimeOfDay: "09:00", OpenDays: 5, ItemsPerRound: 8, MinGroupSize: 5, QuestionIDs: qids, Paused: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustPulse(t, tg, append([]string{"round", "launch", "--program", fmt.Sprint(p.ID)}, keyArg...)...)
+	rounds, err := svc.Rounds.Rounds(ctx)
+	if err != nil || len(rounds) != 1 {
+		t.Fatalf("rounds: %+v, %v", rounds, err)
+	}
+	return svc, kr, rounds[0].ID
+}
+
+func TestRestoreChecksSecretKey(t *testing.T) {
+	src := newTarget(t)
+	needPgTools(t, src)
+	keyFile := filepath.Join(t.TempDir(), "secret.key")
+	openRound(t, src, keyFile, 5)
+	file := filepath.Join(t.TempDir(), "open-round.backup")
+	mustPulse(t, src, "backup", file)
+
+	otherKey := filepath.Join(t.TempDir(), "other.key")
+	if _, _, err := loadKeyring(otherKey); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, key, stdout, stderr string
+	}{
+		{"same key", keyFile, "opens the keys of the 1 open round(s) in the backup", ""},
+		{"no key file", "", "", "pulse: warning: the backup has 1 open round(s) and there is no secret key file at "},
+		{"another key", otherKey, "", "pulse: warning: the secret key file " + otherKey + " does not open the keys of the backup's open rounds"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dst := newTarget(t)
+			args := []string{"restore", file}
+			if c.key != "" {
+				args = append(args, "--secret-key-file", c.key)
+			}
+			r := pulseWith(t, dst, args...)
+			if r.code != 0 || !strings.Contains(r.stdout, "restored "+file) {
+				t.Fatalf("exit %d; stdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+			}
+			if !strings.Contains(r.stdout, c.stdout) {
+				t.Errorf("stdout lacks %q:\n%s", c.stdout, r.stdout)
+			}
+			if c.stderr == "" && r.stderr != "" || !strings.HasPrefix(r.stderr, c.stderr) {
+				t.Errorf("stderr %q, want %q", r.stderr, c.stderr)
+			}
+			if c.stderr != "" {
+				checkOneLine(t, c.name, r.stderr)
+			}
+			if _, err := os.Stat(filepath.Join(dst.dir, "secret.key")); err == nil {
+				t.Errorf("restore created a secret key file")
+			}
+		})
+	}
+}
+
 // submission is one ballot that the original instance accepted.
 type submission struct {
 	in    survey.BallotInput
@@ -423,45 +516,8 @@ func TestBackupWhileSubmitting(t *testing.T) {
 	// The secret key lives apart from the data directory, as the README asks.
 	keyFile := filepath.Join(t.TempDir(), "secret.key")
 	keyArg := []string{"--secret-key-file", keyFile}
-	mustPulse(t, src, append([]string{"migrate"}, keyArg...)...)
-	db := openDB(t, src.opts(false))
-	kr, _, err := loadKeyring(keyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc := survey.New(db, survey.Options{BcryptCost: 4, Keyring: kr})
-	if _, err := svc.Org.Init(ctx, survey.SettingsInput{Name: "Acme", TimeZone: "UTC", MinGroupSize: 5}); err != nil {
-		t.Fatal(err)
-	}
-	var csv strings.Builder
-	csv.WriteString("email,name,team\n")
-	teams := []string{"Engineering/Platform", "Engineering/Kernel", "Sales", "Support"}
-	for i := 0; i < 120; i++ {
-		fmt.Fprintf(&csv, "p%03d@example.com,Person %d,%s\n", i, i, teams[i%len(teams)])
-	}
-	mustPulse(t, src, "roster", "import", writeFile(t, "roster.csv", csv.String()), "--apply")
-	if err := svc.Programs.SyncBuiltinQuestions(ctx); err != nil {
-		t.Fatal(err)
-	}
-	qs, err := svc.Programs.Questions(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var qids []uint
-	for _, q := range qs {
-		qids = append(qids, q.ID)
-	}
-	p, err := svc.Programs.CreateProgram(ctx, survey.ProgramInput{Name: "Pulse", Cadence: survey.CadenceWeeks, IntervalWeeks: 2,
-		Weekday: time.Monday, TimeOfDay: "09:00", OpenDays: 5, ItemsPerRound: 8, MinGroupSize: 5, QuestionIDs: qids, Paused: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mustPulse(t, src, append([]string{"round", "launch", "--program", fmt.Sprint(p.ID)}, keyArg...)...)
-	rounds, err := svc.Rounds.Rounds(ctx)
-	if err != nil || len(rounds) != 1 {
-		t.Fatalf("rounds: %+v, %v", rounds, err)
-	}
-	roundID := rounds[0].ID
+	svc, kr, roundID := openRound(t, src, keyFile, 120)
+	db := svc.DB
 
 	// Every invitee takes a token first, as the survey page does on opening.
 	links, err := svc.Rounds.Links(ctx, roundID)
@@ -583,7 +639,9 @@ func TestBackupWhileSubmitting(t *testing.T) {
 
 	// A fresh instance, the same secret key file.
 	dst := newTarget(t)
-	mustPulse(t, dst, append([]string{"restore", file}, keyArg...)...)
+	if out := mustPulse(t, dst, append([]string{"restore", file}, keyArg...)...); !strings.Contains(out, "opens the keys of the 1 open round(s)") {
+		t.Errorf("restore output:\n%s", out)
+	}
 	rdb := openDB(t, dst.opts(false))
 	rsvc := survey.New(rdb, survey.Options{BcryptCost: 4, Keyring: kr})
 	// A consistent copy: every ballot in the box has its spent token.

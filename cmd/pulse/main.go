@@ -140,7 +140,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if cmd == "restore" {
 			do = restore
 		}
-		if err := do(ctx, cfg, file, stdout); err != nil {
+		if err := do(ctx, cfg, file, stdout, stderr); err != nil {
 			fmt.Fprintln(stderr, "pulse:", err)
 			return 1
 		}
