@@ -206,7 +206,7 @@ func openServices(ctx context.Context, cfg *Config, log *slog.Logger, withKeys b
 			return nil, nil, err
 		}
 		if created && cfg.announceKey {
-			log.Info("created the instance secret key; back it up with the database", "file", cfg.KeyFile())
+			log.Info("created the instance secret key; back it up, apart from the database backups (README: Backups)", "file", cfg.KeyFile())
 		}
 	}
 	svc := survey.New(db, survey.Options{Keyring: keys})
