@@ -703,3 +703,28 @@ func TestBackupWhileSubmitting(t *testing.T) {
 		}
 	}
 }
+
+func TestPgConnectionKeepsThePasswordOffTheCommandLine(t *testing.T) {
+	for _, c := range []struct{ in, conn, password string }{
+		{"postgres://pulse:s3cret@db:5432/pulse?sslmode=disable", "postgres://pulse@db:5432/pulse?sslmode=disable", "s3cret"},
+		{"postgresql://pulse@db/pulse?password=s3cret&sslmode=require", "postgresql://pulse@db/pulse?sslmode=require", "s3cret"},
+		{"postgres://pulse@db/pulse", "postgres://pulse@db/pulse", ""},
+	} {
+		conn, env, err := pgConnection(c.in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if conn != c.conn {
+			t.Errorf("%s: connection %q, want %q", c.in, conn, c.conn)
+		}
+		got := ""
+		for _, e := range env {
+			if v, ok := strings.CutPrefix(e, "PGPASSWORD="); ok {
+				got = v
+			}
+		}
+		if c.password != "" && got != c.password {
+			t.Errorf("%s: PGPASSWORD %q, want %q", c.in, got, c.password)
+		}
+	}
+}
