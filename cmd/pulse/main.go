@@ -6,6 +6,8 @@
 //	pulse demo [flags]      seed the demo organisation and exit
 //	pulse round ACTION      list, launch or close rounds; print survey links
 //	pulse roster import F   import people and teams from a CSV file
+//	pulse backup FILE       write a consistent copy of the database
+//	pulse restore FILE      fill an empty instance from a backup
 //	pulse healthcheck       exit 0 when the local server is ready
 //	pulse version           print the version
 package main
@@ -53,6 +55,8 @@ Commands:
   demo         seed the demo organisation into the database and exit
   round        list, launch or close rounds, print survey links (pulse round -h)
   roster       import people and teams from a CSV file (pulse roster -h)
+  backup       write a consistent copy of the database to a new file (pulse backup -h)
+  restore      fill an empty instance from a backup file (pulse restore -h)
   healthcheck  exit 0 when the server at PULSE_ADDR is ready (for containers)
   version      print the version
 
@@ -67,6 +71,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		roundAction string
 		roundIDs    map[string]uint
 		roster      rosterCmd
+		file        string
 	)
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, args = args[0], args[1:]
@@ -99,6 +104,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			fmt.Fprint(stdout, rosterUsage)
 			return 0
 		}
+	case "backup", "restore":
+		var err error
+		if file, args, err = backupArgs(cmd, args); errors.Is(err, flagHelp) {
+			fmt.Fprint(stdout, backupUsage)
+			return 0
+		} else if err != nil {
+			fmt.Fprintf(stderr, "pulse: %v\n\n%s", err, backupUsage)
+			return 2
+		}
 	default:
 		fmt.Fprintf(stderr, "pulse: unknown command %q\n\n%s", cmd, usage)
 		return 2
@@ -120,6 +134,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	if cmd == "healthcheck" {
 		return healthcheck(ctx, cfg, stderr)
+	}
+	if cmd == "backup" || cmd == "restore" {
+		// Neither migrates the database first nor loads the secret key.
+		do := backup
+		if cmd == "restore" {
+			do = restore
+		}
+		if err := do(ctx, cfg, file, stdout, stderr); err != nil {
+			fmt.Fprintln(stderr, "pulse:", err)
+			return 1
+		}
+		return 0
 	}
 	log, anonLog := newLoggers(cfg, stderr)
 	if err := execute(ctx, cmd, cfg, log, anonLog, stdout, func(svc *survey.Services) error {
@@ -181,7 +207,7 @@ func openServices(ctx context.Context, cfg *Config, log *slog.Logger, withKeys b
 			return nil, nil, err
 		}
 		if created && cfg.announceKey {
-			log.Info("created the instance secret key; back it up with the database", "file", cfg.KeyFile())
+			log.Info("created the instance secret key; back it up, apart from the database backups (README: Backups)", "file", cfg.KeyFile())
 		}
 	}
 	svc := survey.New(db, survey.Options{Keyring: keys})

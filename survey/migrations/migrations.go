@@ -33,13 +33,7 @@ func all() []*gormigrate.Migration {
 func Up(ctx context.Context, db *gorm.DB) error {
 	db = db.WithContext(ctx)
 	run := func(tx *gorm.DB) error {
-		m := gormigrate.New(tx, &gormigrate.Options{
-			TableName:      "schema_migrations",
-			IDColumnName:   "id",
-			IDColumnSize:   100,
-			UseTransaction: true,
-		}, all())
-		return m.Migrate()
+		return gormigrate.New(tx, options(), all()).Migrate()
 	}
 	if db.Dialector.Name() != "postgres" {
 		if err := run(db); err != nil {
