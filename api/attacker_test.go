@@ -144,11 +144,11 @@ func atkRun(t *testing.T, seed uint64, suppress func([]reports.Node, int) map[ui
 	}
 	var svc *survey.Services
 	h := newHarness(t, func(d *api.Deps) {
-		svc = survey.New(d.DB, survey.Options{BcryptCost: bcrypt.MinCost, Now: d.Now, Keyring: kr})
+		svc = survey.New(d.DB, survey.Options{BcryptCost: bcrypt.MinCost, Now: d.Now, Keyring: kr,
+			Releaser: &reports.Releaser{Suppress: suppress}})
 		d.Services = svc
 	})
 	h.svc = svc
-	svc.Rounds.AfterClose = (&reports.Releaser{DB: h.db, Suppress: suppress}).Release
 
 	sc := &atkScenario{t: t, h: h, rng: rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15)), people: map[uint]int{},
 		seen: newAtkSeen(t, atkK), published: map[uint]map[uint]bool{}}

@@ -531,7 +531,7 @@ func TestReleaseSmallOrg(t *testing.T) {
 			Update("invited", 3).Error; err != nil {
 			t.Fatal(err)
 		}
-		if err := (&reports.Releaser{DB: o.db}).Release(o.ctx, o.round.ID); err != nil {
+		if err := o.svc.Rounds.Release(o.ctx, o.round.ID); err != nil {
 			t.Fatal(err)
 		}
 		u := releaseUnits(t, o.env, o.round.ID)
@@ -547,9 +547,8 @@ func TestReleaseSmallOrg(t *testing.T) {
 func TestReleaseIdempotent(t *testing.T) {
 	t.Parallel()
 	o := buildSmallOrg(t)
-	rel := &reports.Releaser{DB: o.db}
 	first := snapshot(t, o.env, o.round.ID)
-	if err := rel.Release(o.ctx, o.round.ID); err != nil {
+	if err := o.svc.Rounds.Release(o.ctx, o.round.ID); err != nil {
 		t.Fatal(err)
 	}
 	second := snapshot(t, o.env, o.round.ID)
@@ -582,7 +581,7 @@ func TestReleaseIdempotent(t *testing.T) {
 		t.Errorf("deciding a redacted comment again: %v, want ErrNotFound", err)
 	}
 	decided := snapshot(t, o.env, o.round.ID)
-	if err := rel.Release(o.ctx, o.round.ID); err != nil {
+	if err := o.svc.Rounds.Release(o.ctx, o.round.ID); err != nil {
 		t.Fatal(err)
 	}
 	again := snapshot(t, o.env, o.round.ID)
@@ -616,7 +615,7 @@ func TestReleaseRefusesOpenRound(t *testing.T) {
 	people := e.staff(team, "T", 5)
 	r := e.launch()
 	e.respond(r.ID, everyone(people, constant(4))...)
-	err := (&reports.Releaser{DB: e.db}).Release(e.ctx, r.ID)
+	err := (&reports.Releaser{}).ReleaseRound(e.ctx, e.db, r.ID)
 	if !errors.Is(err, survey.ErrConflict) {
 		t.Fatalf("release of an open round: %v, want ErrConflict", err)
 	}
@@ -639,7 +638,7 @@ func TestReleaseRefusesOpenRound(t *testing.T) {
 func TestReleaseUnknownRound(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, "Acme")
-	err := (&reports.Releaser{DB: e.db}).Release(e.ctx, 4242)
+	err := (&reports.Releaser{}).ReleaseRound(e.ctx, e.db, 4242)
 	if err == nil || !errors.Is(err, survey.ErrNotFound) {
 		t.Fatalf("release of an unknown round: %v, want an error wrapping survey.ErrNotFound", err)
 	}

@@ -19,8 +19,8 @@ type RoundService struct {
 	db   *gorm.DB
 	now  func() time.Time
 	keys *Keyring
-	// AfterClose, when set, runs after a round closed (the release step).
-	AfterClose func(ctx context.Context, roundID uint) error
+	// releaser writes a closed round's release (Close and Release).
+	releaser Releaser
 	// cache keeps public keys and questions of launched rounds for
 	// submissions (its zero value is ready to use).
 	cache submitCache
