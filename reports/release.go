@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	"gorm.io/gorm"
 
+	"github.com/pulse-survey/pulse/anonymity"
 	"github.com/pulse-survey/pulse/survey"
 )
 
@@ -106,7 +107,7 @@ type ReleaseComment struct {
 type Releaser struct {
 	// Suppress is the suppression rule; nil means the residual rule. Tests
 	// swap in primary-only suppression as a positive control.
-	Suppress func(nodes []Node, k int) map[uint]bool
+	Suppress func(nodes []anonymity.Node, k int) map[uint]bool
 }
 
 var _ survey.Releaser = (*Releaser)(nil)
@@ -124,7 +125,7 @@ func (r *Releaser) ReleaseRound(ctx context.Context, tx *gorm.DB, roundID uint) 
 func (r *Releaser) release(tx *gorm.DB, roundID uint) error {
 	suppress := r.Suppress
 	if suppress == nil {
-		suppress = Suppress
+		suppress = anonymity.Suppress
 	}
 	var round survey.Round
 	if err := tx.First(&round, roundID).Error; err != nil {
@@ -166,14 +167,14 @@ func (r *Releaser) release(tx *gorm.DB, roundID uint) error {
 			p.Invited += u.Invited
 		}
 	}
-	nodes := make([]Node, 0, len(units))
+	nodes := make([]anonymity.Node, 0, len(units))
 	for _, id := range order {
 		u := units[id]
 		var parent uint
 		if u.ParentUnitID != nil {
 			parent = *u.ParentUnitID
 		}
-		nodes = append(nodes, Node{ID: id, Parent: parent, N: u.Respondents})
+		nodes = append(nodes, anonymity.Node{ID: id, Parent: parent, N: u.Respondents})
 	}
 	pub := suppress(nodes, k)
 	rel := Release{RoundID: roundID, MinGroupSize: k}
@@ -181,8 +182,8 @@ func (r *Releaser) release(tx *gorm.DB, roundID uint) error {
 		u := units[id]
 		u.RoundID = roundID
 		u.Published = pub[id]
-		u.ShowInvited = u.Invited >= k
-		u.CommentsShown = u.Published && u.OwnRespondents >= 2*k
+		u.ShowInvited = anonymity.ShowInvited(u.Invited, k)
+		u.CommentsShown = anonymity.ShowComments(u.Published, u.OwnRespondents, k)
 		if u.ParentUnitID == nil {
 			rel.Respondents, rel.Invited = u.Respondents, u.Invited
 		}

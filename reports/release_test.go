@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pulse-survey/pulse/anonymity"
 	"github.com/pulse-survey/pulse/reports"
 	"github.com/pulse-survey/pulse/survey"
 )
@@ -263,15 +264,15 @@ func TestReleaseSmallOrg(t *testing.T) {
 	})
 
 	t.Run("published follows Suppress", func(t *testing.T) {
-		var nodes []reports.Node
+		var nodes []anonymity.Node
 		for id, u := range units {
 			var parent uint
 			if u.ParentUnitID != nil {
 				parent = *u.ParentUnitID
 			}
-			nodes = append(nodes, reports.Node{ID: id, Parent: parent, N: u.Respondents})
+			nodes = append(nodes, anonymity.Node{ID: id, Parent: parent, N: u.Respondents})
 		}
-		pub := reports.Suppress(nodes, k)
+		pub := anonymity.Suppress(nodes, k)
 		for id, u := range units {
 			if u.Published != pub[id] {
 				t.Errorf("unit %s: published %v, Suppress says %v", u.Name, u.Published, pub[id])

@@ -412,7 +412,7 @@ func TestCloseRound(t *testing.T) {
 	}
 
 	// Positive control of the measurement below: the open box, read the
-	// same way, does follow arrival order (ANONYMITY.md: a dump taken
+	// same way, does follow arrival order (docs/ANONYMITY.md section 5: a dump taken
 	// during an open round shows insertion order). If this stops holding,
 	// the order check after close proves nothing.
 	var payloads [][]byte
@@ -830,7 +830,7 @@ func TestCloseConcurrentCloses(t *testing.T) {
 }
 
 // On SQLite the emptied box must not linger in the database file or its
-// write-ahead log: box rows sit there in arrival order (ANONYMITY.md
+// write-ahead log: box rows sit there in arrival order (docs/ANONYMITY.md
 // section 2: secure_delete, checkpoint and truncate the log at close).
 func TestCloseLeavesNoBoxRemnantsSQLite(t *testing.T) {
 	if surveytest.Dialect() != "sqlite" {

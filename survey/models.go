@@ -157,7 +157,7 @@ type Invitation struct {
 	CreatedAt      time.Time
 }
 
-// The anonymity tables below follow ANONYMITY.md section 2: no time columns,
+// The anonymity tables below follow docs/ANONYMITY.md section 2: no time columns,
 // no serial ids (UUIDv4 from crypto/rand), no person or invitation reference.
 
 // RoundKey is the blind-signature key of one (round, unit). PrivateKey is

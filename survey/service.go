@@ -11,12 +11,15 @@ import (
 	_ "time/tzdata" // time zones must resolve on minimal images too
 
 	"gorm.io/gorm"
+
+	"github.com/pulse-survey/pulse/anonymity"
 )
 
-// Defaults and floors of the organisation settings.
+// Default and floor of the minimum group size k, as package anonymity
+// sets them (kept here under the names the settings and programs use).
 const (
-	DefaultMinGroupSize = 5
-	MinMinGroupSize     = 3
+	DefaultMinGroupSize = anonymity.DefaultK
+	MinMinGroupSize     = anonymity.MinK
 )
 
 // Services bundles the domain services over one database.
