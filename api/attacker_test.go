@@ -1,6 +1,6 @@
 package api_test
 
-// The differencing attacker of ANONYMITY.md section 3 ("Test that proves
+// The differencing attacker of docs/ANONYMITY.md section 3 ("What proves
 // it"). A simulated organisation answers rounds through the real token
 // pipeline; the test keeps each simulated person's answers (the system does
 // not). After each close it crawls every report endpoint (HTML, JSON, CSV)
@@ -39,6 +39,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/pulse-survey/pulse/anonymity"
 	"github.com/pulse-survey/pulse/api"
 	"github.com/pulse-survey/pulse/reports"
 	"github.com/pulse-survey/pulse/survey"
@@ -56,7 +57,7 @@ type atkPlan struct {
 }
 
 // atkOrgPlan is the organisation: the classic differencing shapes of
-// ANONYMITY.md (in respondents) plus a random part. Small teams (fewer than
+// docs/ANONYMITY.md section 3 (in respondents) plus a random part. Small teams (fewer than
 // k invitees) are merged into the unit above them at launch.
 func atkOrgPlan(rng *rand.Rand) []atkPlan {
 	p := []atkPlan{
@@ -119,7 +120,7 @@ type atkScenario struct {
 
 // atkPrimaryOnly publishes every unit with at least k respondents: primary
 // suppression alone, the positive control's broken rule.
-func atkPrimaryOnly(nodes []reports.Node, k int) map[uint]bool {
+func atkPrimaryOnly(nodes []anonymity.Node, k int) map[uint]bool {
 	pub := map[uint]bool{}
 	for _, n := range nodes {
 		if n.N >= k {
@@ -132,7 +133,7 @@ func atkPrimaryOnly(nodes []reports.Node, k int) map[uint]bool {
 // atkRun builds the organisation of seed, runs rounds rounds through the
 // real pipeline with suppress as the release's rule (nil: the product's),
 // and crawls the reports after each close.
-func atkRun(t *testing.T, seed uint64, suppress func([]reports.Node, int) map[uint]bool, rounds int) *atkScenario {
+func atkRun(t *testing.T, seed uint64, suppress func([]anonymity.Node, int) map[uint]bool, rounds int) *atkScenario {
 	t.Helper()
 	master := make([]byte, 32)
 	for i := range master {
@@ -144,11 +145,11 @@ func atkRun(t *testing.T, seed uint64, suppress func([]reports.Node, int) map[ui
 	}
 	var svc *survey.Services
 	h := newHarness(t, func(d *api.Deps) {
-		svc = survey.New(d.DB, survey.Options{BcryptCost: bcrypt.MinCost, Now: d.Now, Keyring: kr})
+		svc = survey.New(d.DB, survey.Options{BcryptCost: bcrypt.MinCost, Now: d.Now, Keyring: kr,
+			Releaser: &reports.Releaser{Suppress: suppress}})
 		d.Services = svc
 	})
 	h.svc = svc
-	svc.Rounds.AfterClose = (&reports.Releaser{DB: h.db, Suppress: suppress}).Release
 
 	sc := &atkScenario{t: t, h: h, rng: rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15)), people: map[uint]int{},
 		seen: newAtkSeen(t, atkK), published: map[uint]map[uint]bool{}}
@@ -646,7 +647,7 @@ func (sc *atkScenario) logCrawl() {
 		sc.seen.requests, len(sc.accounts), total, strings.Join(routes, " "), strings.Join(kinds, " "))
 }
 
-// TestAttackerCannotIsolateRespondents is the proof of ANONYMITY.md
+// TestAttackerCannotIsolateRespondents is the proof of docs/ANONYMITY.md
 // section 3 against the product's suppression rule.
 func TestAttackerCannotIsolateRespondents(t *testing.T) {
 	for _, seed := range []uint64{1, 2, 3, 4} {
@@ -756,15 +757,15 @@ func TestAttackerResidualRuleRandomTrees(t *testing.T) {
 			}
 			return out
 		}
-		nodes := make([]reports.Node, size)
+		nodes := make([]anonymity.Node, size)
 		for u := range size {
 			p := uint(0)
 			if parent[u] >= 0 {
 				p = uint(parent[u] + 1)
 			}
-			nodes[u] = reports.Node{ID: uint(u + 1), Parent: p, N: len(subtree(u))}
+			nodes[u] = anonymity.Node{ID: uint(u + 1), Parent: p, N: len(subtree(u))}
 		}
-		pub := reports.Suppress(nodes, k)
+		pub := anonymity.Suppress(nodes, k)
 		var m [][]int
 		for u := range size {
 			if !pub[uint(u+1)] {

@@ -22,6 +22,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/pulse-survey/pulse/api"
+	"github.com/pulse-survey/pulse/reports"
 	"github.com/pulse-survey/pulse/survey"
 	"github.com/pulse-survey/pulse/survey/surveytest"
 )
@@ -93,7 +94,7 @@ func newHarness(t *testing.T, opts ...func(*api.Deps)) *harness {
 	t.Helper()
 	db := surveytest.Open(t)
 	clock := newClock()
-	svc := survey.New(db, survey.Options{BcryptCost: bcrypt.MinCost, Now: clock.Now})
+	svc := survey.New(db, survey.Options{BcryptCost: bcrypt.MinCost, Now: clock.Now, Releaser: &reports.Releaser{}})
 	h := &harness{t: t, ctx: context.Background(), db: db, svc: svc, clock: clock, log: &syncBuffer{}, anon: &syncBuffer{}}
 	h.deps = api.Deps{
 		DB:         db,

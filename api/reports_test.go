@@ -28,7 +28,7 @@ import (
 // --- report fixtures -----------------------------------------------------------
 
 // newRepHarness is newHarness with a keyring (rounds can launch) and the
-// releaser wired as the rounds' AfterClose, as cmd/pulse wires them.
+// releaser, as cmd/pulse builds the services.
 func newRepHarness(t *testing.T) *harness {
 	t.Helper()
 	var svc *survey.Services
@@ -41,8 +41,7 @@ func newRepHarness(t *testing.T) *harness {
 		if err != nil {
 			t.Fatal(err)
 		}
-		svc = survey.New(d.DB, survey.Options{BcryptCost: bcrypt.MinCost, Now: d.Now, Keyring: kr})
-		svc.Rounds.AfterClose = (&reports.Releaser{DB: d.DB}).Release
+		svc = survey.New(d.DB, survey.Options{BcryptCost: bcrypt.MinCost, Now: d.Now, Keyring: kr, Releaser: &reports.Releaser{}})
 		d.Services = svc
 	})
 	h.svc = svc
@@ -490,7 +489,7 @@ func TestReportsOpenRoundIsNotReported(t *testing.T) {
 	page := o.leader.get(fmt.Sprintf("/reports/%d", o.eng))
 	wantStatus(t, page, http.StatusOK)
 	wantContains(t, page.Body, "over 1 rounds")
-	if err := (&reports.Releaser{DB: h.db}).Release(h.ctx, r2.ID); err == nil {
+	if err := h.svc.Rounds.Release(h.ctx, r2.ID); err == nil {
 		t.Error("released an open round")
 	}
 

@@ -24,6 +24,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/pulse-survey/pulse/api"
+	"github.com/pulse-survey/pulse/reports"
 	"github.com/pulse-survey/pulse/survey"
 )
 
@@ -57,7 +58,7 @@ func newSurveyEnv(t *testing.T, opts ...func(*api.Deps)) *surveyEnv {
 		t.Fatalf("keyring: %v", err)
 	}
 	withKeys := func(d *api.Deps) {
-		d.Services = survey.New(d.DB, survey.Options{BcryptCost: bcrypt.MinCost, Now: d.Now, Keyring: kr})
+		d.Services = survey.New(d.DB, survey.Options{BcryptCost: bcrypt.MinCost, Now: d.Now, Keyring: kr, Releaser: &reports.Releaser{}})
 	}
 	h := newHarness(t, append([]func(*api.Deps){withKeys}, opts...)...)
 	h.svc = h.deps.Services

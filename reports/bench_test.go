@@ -39,9 +39,7 @@ func BenchmarkDashboardRender(b *testing.B) {
 		b.Fatal(err)
 	}
 	db := surveytest.Open(b)
-	svc := survey.New(db, survey.Options{BcryptCost: bcrypt.MinCost, Keyring: kr})
-	// Before History, so that every replayed round is released.
-	svc.Rounds.AfterClose = (&reports.Releaser{DB: db}).Release
+	svc := survey.New(db, survey.Options{BcryptCost: bcrypt.MinCost, Keyring: kr, Releaser: &reports.Releaser{}})
 	if _, err := demo.Ensure(ctx, svc); err != nil {
 		b.Fatal(err)
 	}

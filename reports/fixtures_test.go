@@ -20,7 +20,7 @@ import (
 type testClock = surveytest.Clock
 
 // env is one test's organisation over a fresh database, with a keyring (so
-// rounds launch) and the releaser wired as the rounds' AfterClose.
+// rounds launch) and the releaser, so closing a round releases it.
 type env struct {
 	t     testing.TB
 	ctx   context.Context
@@ -45,8 +45,7 @@ func newEnv(t testing.TB, orgName string) *env {
 	}
 	db := surveytest.Open(t)
 	c := surveytest.NewClock(time.Time{})
-	svc := survey.New(db, survey.Options{BcryptCost: bcrypt.MinCost, Keyring: kr, Now: c.Now})
-	svc.Rounds.AfterClose = (&reports.Releaser{DB: db}).Release
+	svc := survey.New(db, survey.Options{BcryptCost: bcrypt.MinCost, Keyring: kr, Now: c.Now, Releaser: &reports.Releaser{}})
 	e := &env{t: t, ctx: context.Background(), db: db, svc: svc, clock: c}
 	if _, err := svc.Org.Init(e.ctx, survey.SettingsInput{Name: orgName, TimeZone: "Europe/Berlin", MinGroupSize: 5}); err != nil {
 		t.Fatalf("init org: %v", err)
@@ -200,7 +199,7 @@ func (e *env) respond(roundID uint, bs ...ballot) {
 	}
 }
 
-// close closes the round (which releases it through AfterClose).
+// close closes the round (which writes its release).
 func (e *env) close(roundID uint) {
 	e.t.Helper()
 	if err := e.svc.Rounds.Close(e.ctx, roundID); err != nil {

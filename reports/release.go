@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	"gorm.io/gorm"
 
+	"github.com/pulse-survey/pulse/anonymity"
 	"github.com/pulse-survey/pulse/survey"
 )
 
@@ -101,119 +102,122 @@ type ReleaseComment struct {
 	Status string
 }
 
-// Releaser computes releases.
+// Releaser computes releases. It is the survey.Releaser that closing a
+// round runs (survey.RoundService.Close and Release call it).
 type Releaser struct {
-	DB *gorm.DB
 	// Suppress is the suppression rule; nil means the residual rule. Tests
 	// swap in primary-only suppression as a positive control.
-	Suppress func(nodes []Node, k int) map[uint]bool
+	Suppress func(nodes []anonymity.Node, k int) map[uint]bool
 }
 
-// Release computes (or recomputes) the frozen release of a closed round in
-// one transaction. It is idempotent; comments already reviewed keep their
-// review state.
-func (r *Releaser) Release(ctx context.Context, roundID uint) error {
-	suppress := r.Suppress
-	if suppress == nil {
-		suppress = Suppress
-	}
-	err := r.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		var round survey.Round
-		if err := tx.First(&round, roundID).Error; err != nil {
-			if errors.Is(err, gorm.ErrRecordNotFound) {
-				return fmt.Errorf("round %d: %w", roundID, survey.ErrNotFound)
-			}
-			return err
-		}
-		if round.Status != survey.RoundClosed {
-			return fmt.Errorf("round %d is %s: results are released only after a round closes: %w", roundID, round.Status, survey.ErrConflict)
-		}
-		k := round.MinGroupSize
-		var teams []survey.RoundTeam
-		if err := tx.Where("round_id = ?", roundID).Order("team_id").Find(&teams).Error; err != nil {
-			return err
-		}
-		units, order := unitTree(teams)
-		// Own respondents per unit.
-		var counts []struct {
-			UnitID uint
-			N      int
-		}
-		if err := tx.Model(&survey.Ballot{}).Select("unit_id, COUNT(*) AS n").Where("round_id = ?", roundID).
-			Group("unit_id").Scan(&counts).Error; err != nil {
-			return err
-		}
-		for _, c := range counts {
-			if u := units[c.UnitID]; u != nil {
-				u.OwnRespondents = c.N
-			}
-		}
-		// Subtree sums, children before parents.
-		for i := len(order) - 1; i >= 0; i-- {
-			u := units[order[i]]
-			u.Respondents += u.OwnRespondents
-			if u.ParentUnitID != nil {
-				p := units[*u.ParentUnitID]
-				p.Respondents += u.Respondents
-				p.Invited += u.Invited
-			}
-		}
-		nodes := make([]Node, 0, len(units))
-		for _, id := range order {
-			u := units[id]
-			var parent uint
-			if u.ParentUnitID != nil {
-				parent = *u.ParentUnitID
-			}
-			nodes = append(nodes, Node{ID: id, Parent: parent, N: u.Respondents})
-		}
-		pub := suppress(nodes, k)
-		rel := Release{RoundID: roundID, MinGroupSize: k}
-		for _, id := range order {
-			u := units[id]
-			u.RoundID = roundID
-			u.Published = pub[id]
-			u.ShowInvited = u.Invited >= k
-			u.CommentsShown = u.Published && u.OwnRespondents >= 2*k
-			if u.ParentUnitID == nil {
-				rel.Respondents, rel.Invited = u.Respondents, u.Invited
-			}
-		}
-		items, dims, err := aggregate(tx, roundID, units, order, pub)
-		if err != nil {
-			return err
-		}
-		for _, m := range []any{&ReleaseItem{}, &ReleaseDimension{}, &ReleaseUnit{}, &Release{}} {
-			if err := tx.Where("round_id = ?", roundID).Delete(m).Error; err != nil {
-				return err
-			}
-		}
-		if err := tx.Create(&rel).Error; err != nil {
-			return err
-		}
-		rus := make([]ReleaseUnit, 0, len(order))
-		for _, id := range order {
-			rus = append(rus, *units[id])
-		}
-		if err := tx.CreateInBatches(rus, 500).Error; err != nil {
-			return err
-		}
-		if len(items) > 0 {
-			if err := tx.CreateInBatches(items, 500).Error; err != nil {
-				return err
-			}
-		}
-		if len(dims) > 0 {
-			if err := tx.CreateInBatches(dims, 500).Error; err != nil {
-				return err
-			}
-		}
-		return releaseComments(tx, roundID, units)
-	})
-	if err != nil {
+var _ survey.Releaser = (*Releaser)(nil)
+
+// ReleaseRound computes (or recomputes) the frozen release of a closed
+// round inside tx, the transaction survey opened for it. It is idempotent;
+// comments already reviewed keep their review state.
+func (r *Releaser) ReleaseRound(ctx context.Context, tx *gorm.DB, roundID uint) error {
+	if err := r.release(tx.WithContext(ctx), roundID); err != nil {
 		return fmt.Errorf("reports: release round %d: %w", roundID, err)
 	}
 	return nil
+}
+
+func (r *Releaser) release(tx *gorm.DB, roundID uint) error {
+	suppress := r.Suppress
+	if suppress == nil {
+		suppress = anonymity.Suppress
+	}
+	var round survey.Round
+	if err := tx.First(&round, roundID).Error; err != nil {
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return fmt.Errorf("round %d: %w", roundID, survey.ErrNotFound)
+		}
+		return err
+	}
+	if round.Status != survey.RoundClosed {
+		return fmt.Errorf("round %d is %s: results are released only after a round closes: %w", roundID, round.Status, survey.ErrConflict)
+	}
+	k := round.MinGroupSize
+	var teams []survey.RoundTeam
+	if err := tx.Where("round_id = ?", roundID).Order("team_id").Find(&teams).Error; err != nil {
+		return err
+	}
+	units, order := unitTree(teams)
+	// Own respondents per unit.
+	var counts []struct {
+		UnitID uint
+		N      int
+	}
+	if err := tx.Model(&survey.Ballot{}).Select("unit_id, COUNT(*) AS n").Where("round_id = ?", roundID).
+		Group("unit_id").Scan(&counts).Error; err != nil {
+		return err
+	}
+	for _, c := range counts {
+		if u := units[c.UnitID]; u != nil {
+			u.OwnRespondents = c.N
+		}
+	}
+	// Subtree sums, children before parents.
+	for i := len(order) - 1; i >= 0; i-- {
+		u := units[order[i]]
+		u.Respondents += u.OwnRespondents
+		if u.ParentUnitID != nil {
+			p := units[*u.ParentUnitID]
+			p.Respondents += u.Respondents
+			p.Invited += u.Invited
+		}
+	}
+	nodes := make([]anonymity.Node, 0, len(units))
+	for _, id := range order {
+		u := units[id]
+		var parent uint
+		if u.ParentUnitID != nil {
+			parent = *u.ParentUnitID
+		}
+		nodes = append(nodes, anonymity.Node{ID: id, Parent: parent, N: u.Respondents})
+	}
+	pub := suppress(nodes, k)
+	rel := Release{RoundID: roundID, MinGroupSize: k}
+	for _, id := range order {
+		u := units[id]
+		u.RoundID = roundID
+		u.Published = pub[id]
+		u.ShowInvited = anonymity.ShowInvited(u.Invited, k)
+		u.CommentsShown = anonymity.ShowComments(u.Published, u.OwnRespondents, k)
+		if u.ParentUnitID == nil {
+			rel.Respondents, rel.Invited = u.Respondents, u.Invited
+		}
+	}
+	items, dims, err := aggregate(tx, roundID, units, order, pub)
+	if err != nil {
+		return err
+	}
+	for _, m := range []any{&ReleaseItem{}, &ReleaseDimension{}, &ReleaseUnit{}, &Release{}} {
+		if err := tx.Where("round_id = ?", roundID).Delete(m).Error; err != nil {
+			return err
+		}
+	}
+	if err := tx.Create(&rel).Error; err != nil {
+		return err
+	}
+	rus := make([]ReleaseUnit, 0, len(order))
+	for _, id := range order {
+		rus = append(rus, *units[id])
+	}
+	if err := tx.CreateInBatches(rus, 500).Error; err != nil {
+		return err
+	}
+	if len(items) > 0 {
+		if err := tx.CreateInBatches(items, 500).Error; err != nil {
+			return err
+		}
+	}
+	if len(dims) > 0 {
+		if err := tx.CreateInBatches(dims, 500).Error; err != nil {
+			return err
+		}
+	}
+	return releaseComments(tx, roundID, units)
 }
 
 // unitTree builds the tree of token units from a round's team snapshot.

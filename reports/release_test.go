@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pulse-survey/pulse/anonymity"
 	"github.com/pulse-survey/pulse/reports"
 	"github.com/pulse-survey/pulse/survey"
 )
@@ -263,15 +264,15 @@ func TestReleaseSmallOrg(t *testing.T) {
 	})
 
 	t.Run("published follows Suppress", func(t *testing.T) {
-		var nodes []reports.Node
+		var nodes []anonymity.Node
 		for id, u := range units {
 			var parent uint
 			if u.ParentUnitID != nil {
 				parent = *u.ParentUnitID
 			}
-			nodes = append(nodes, reports.Node{ID: id, Parent: parent, N: u.Respondents})
+			nodes = append(nodes, anonymity.Node{ID: id, Parent: parent, N: u.Respondents})
 		}
-		pub := reports.Suppress(nodes, k)
+		pub := anonymity.Suppress(nodes, k)
 		for id, u := range units {
 			if u.Published != pub[id] {
 				t.Errorf("unit %s: published %v, Suppress says %v", u.Name, u.Published, pub[id])
@@ -531,7 +532,7 @@ func TestReleaseSmallOrg(t *testing.T) {
 			Update("invited", 3).Error; err != nil {
 			t.Fatal(err)
 		}
-		if err := (&reports.Releaser{DB: o.db}).Release(o.ctx, o.round.ID); err != nil {
+		if err := o.svc.Rounds.Release(o.ctx, o.round.ID); err != nil {
 			t.Fatal(err)
 		}
 		u := releaseUnits(t, o.env, o.round.ID)
@@ -547,9 +548,8 @@ func TestReleaseSmallOrg(t *testing.T) {
 func TestReleaseIdempotent(t *testing.T) {
 	t.Parallel()
 	o := buildSmallOrg(t)
-	rel := &reports.Releaser{DB: o.db}
 	first := snapshot(t, o.env, o.round.ID)
-	if err := rel.Release(o.ctx, o.round.ID); err != nil {
+	if err := o.svc.Rounds.Release(o.ctx, o.round.ID); err != nil {
 		t.Fatal(err)
 	}
 	second := snapshot(t, o.env, o.round.ID)
@@ -582,7 +582,7 @@ func TestReleaseIdempotent(t *testing.T) {
 		t.Errorf("deciding a redacted comment again: %v, want ErrNotFound", err)
 	}
 	decided := snapshot(t, o.env, o.round.ID)
-	if err := rel.Release(o.ctx, o.round.ID); err != nil {
+	if err := o.svc.Rounds.Release(o.ctx, o.round.ID); err != nil {
 		t.Fatal(err)
 	}
 	again := snapshot(t, o.env, o.round.ID)
@@ -616,7 +616,7 @@ func TestReleaseRefusesOpenRound(t *testing.T) {
 	people := e.staff(team, "T", 5)
 	r := e.launch()
 	e.respond(r.ID, everyone(people, constant(4))...)
-	err := (&reports.Releaser{DB: e.db}).Release(e.ctx, r.ID)
+	err := (&reports.Releaser{}).ReleaseRound(e.ctx, e.db, r.ID)
 	if !errors.Is(err, survey.ErrConflict) {
 		t.Fatalf("release of an open round: %v, want ErrConflict", err)
 	}
@@ -639,7 +639,7 @@ func TestReleaseRefusesOpenRound(t *testing.T) {
 func TestReleaseUnknownRound(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, "Acme")
-	err := (&reports.Releaser{DB: e.db}).Release(e.ctx, 4242)
+	err := (&reports.Releaser{}).ReleaseRound(e.ctx, e.db, 4242)
 	if err == nil || !errors.Is(err, survey.ErrNotFound) {
 		t.Fatalf("release of an unknown round: %v, want an error wrapping survey.ErrNotFound", err)
 	}

@@ -16,7 +16,7 @@ import (
 	"github.com/pulse-survey/pulse/survey/surveytest"
 )
 
-// The anonymity tables of ANONYMITY.md section 2 must not be able to order
+// The anonymity tables of docs/ANONYMITY.md section 2 must not be able to order
 // or date a ballot, nor link it to a person, invitation or account.
 var anonymityModels = []any{
 	survey.RoundKey{}, survey.BoxBallot{}, survey.SpentToken{},
@@ -335,6 +335,6 @@ func TestTrackCommitTimestampOff(t *testing.T) {
 		t.Fatal(err)
 	}
 	if v != "off" {
-		t.Fatalf("track_commit_timestamp = %q, want off (ANONYMITY.md section 2)", v)
+		t.Fatalf("track_commit_timestamp = %q, want off (docs/ANONYMITY.md section 2)", v)
 	}
 }

@@ -284,9 +284,15 @@ func (s *RoundService) SubmitBallot(ctx context.Context, in BallotInput) error {
 
 // Close ends an open round: in one transaction it moves the ballot box, in
 // shuffled order, into the result tables, empties the box, forgets spent
-// tokens and destroys the private keys. Then it compacts the box's storage
-// and runs AfterClose (the release).
+// tokens, destroys the private keys and marks the release as owed. Then it
+// compacts the box's storage and writes the release, which clears the mark.
+// If the release fails (or the process stops first), the round stays closed
+// and marked, Close returns ErrReleasePending, and the scheduler completes
+// the release later.
 func (s *RoundService) Close(ctx context.Context, roundID uint) error {
+	if s.releaser == nil {
+		return fmt.Errorf("survey: close: %w", errNoReleaser)
+	}
 	err := tx(ctx, s.db, func(tx *gorm.DB) error {
 		r, err := lockRound(tx, roundID, true)
 		if err != nil {
@@ -353,7 +359,8 @@ func (s *RoundService) Close(ctx context.Context, roundID uint) error {
 			return err
 		}
 		now := s.now()
-		return tx.Model(&Round{}).Where("id = ?", roundID).Updates(map[string]any{"status": RoundClosed, "closed_at": now, "updated_at": now}).Error
+		return tx.Model(&Round{}).Where("id = ?", roundID).Updates(map[string]any{"status": RoundClosed, "closed_at": now, "updated_at": now,
+			"release_pending": true}).Error
 	})
 	if err != nil {
 		return dbErr("close", err)
@@ -361,10 +368,8 @@ func (s *RoundService) Close(ctx context.Context, roundID uint) error {
 	if err := compactBox(ctx, s.db); err != nil {
 		return fmt.Errorf("survey: close: compact ballot box: %w", err)
 	}
-	if s.AfterClose != nil {
-		if err := s.AfterClose(ctx, roundID); err != nil {
-			return fmt.Errorf("survey: close: after close: %w", err)
-		}
+	if _, err := s.release(ctx, roundID, true); err != nil {
+		return fmt.Errorf("survey: close: round %d: %w: %w", roundID, ErrReleasePending, err)
 	}
 	return nil
 }

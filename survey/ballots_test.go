@@ -18,6 +18,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"gorm.io/gorm"
+
 	"github.com/pulse-survey/pulse/survey"
 	"github.com/pulse-survey/pulse/survey/surveytest"
 )
@@ -359,12 +361,12 @@ func TestCloseRound(t *testing.T) {
 	r := e.launch(e.program("Pulse").ID)
 	var hookCalls []uint
 	var hookMu sync.Mutex
-	e.svc.Rounds.AfterClose = func(ctx context.Context, roundID uint) error {
+	e.useReleaser(releaseFunc(func(ctx context.Context, tx *gorm.DB, roundID uint) error {
 		hookMu.Lock()
 		defer hookMu.Unlock()
 		hookCalls = append(hookCalls, roundID)
 		return nil
-	}
+	}))
 
 	const n = 200
 	secrets := e.secrets(r.ID) // sorted by email: grouped by unit
@@ -410,7 +412,7 @@ func TestCloseRound(t *testing.T) {
 	}
 
 	// Positive control of the measurement below: the open box, read the
-	// same way, does follow arrival order (ANONYMITY.md: a dump taken
+	// same way, does follow arrival order (docs/ANONYMITY.md section 5: a dump taken
 	// during an open round shows insertion order). If this stops holding,
 	// the order check after close proves nothing.
 	var payloads [][]byte
@@ -586,7 +588,7 @@ func TestCloseRound(t *testing.T) {
 		wantIs(t, err, survey.ErrConflict)
 		hookMu.Lock()
 		if len(hookCalls) != 1 || hookCalls[0] != r.ID {
-			t.Errorf("AfterClose calls %v, want [%d]", hookCalls, r.ID)
+			t.Errorf("release calls %v, want [%d]", hookCalls, r.ID)
 		}
 		hookMu.Unlock()
 
@@ -615,17 +617,18 @@ func TestCloseUnknownRound(t *testing.T) {
 	wantIs(t, e.svc.Rounds.Close(e.ctx, 4711), survey.ErrNotFound)
 }
 
-func TestCloseAfterCloseHookError(t *testing.T) {
+func TestCloseReleaseError(t *testing.T) {
 	e := newRoundEnv(t)
 	s := newSmallRound(e)
-	e.svc.Rounds.AfterClose = func(context.Context, uint) error { return errors.New("release failed") }
-	if err := e.svc.Rounds.Close(e.ctx, s.round.ID); err == nil {
-		t.Fatal("close hid the AfterClose error")
+	e.useReleaser(releaseFunc(func(context.Context, *gorm.DB, uint) error { return errors.New("release failed") }))
+	if err := e.svc.Rounds.Close(e.ctx, s.round.ID); !errors.Is(err, survey.ErrReleasePending) {
+		t.Fatalf("close with a failing release: %v, want ErrReleasePending", err)
 	}
-	// The round is closed all the same: the box was already moved.
+	// The round is closed all the same (the box was already moved), and
+	// it still owes its release.
 	r, err := e.svc.Rounds.Round(e.ctx, s.round.ID)
-	if err != nil || r.Status != survey.RoundClosed {
-		t.Errorf("round after a failing hook: %v %v", r, err)
+	if err != nil || r.Status != survey.RoundClosed || !r.ReleasePending {
+		t.Errorf("round after a failing release: %+v %v", r, err)
 	}
 }
 
@@ -797,7 +800,7 @@ func TestCloseConcurrentCloses(t *testing.T) {
 	e := newRoundEnv(t)
 	s := newSmallRound(e)
 	var calls atomic.Int64
-	e.svc.Rounds.AfterClose = func(context.Context, uint) error { calls.Add(1); return nil }
+	e.useReleaser(releaseFunc(func(context.Context, *gorm.DB, uint) error { calls.Add(1); return nil }))
 	const n = 4
 	errs := make([]error, n)
 	var wg sync.WaitGroup
@@ -822,12 +825,12 @@ func TestCloseConcurrentCloses(t *testing.T) {
 		}
 	}
 	if ok != 1 || calls.Load() != 1 {
-		t.Errorf("%d closes succeeded, AfterClose ran %d times; want 1 and 1", ok, calls.Load())
+		t.Errorf("%d closes succeeded, the release ran %d times; want 1 and 1", ok, calls.Load())
 	}
 }
 
 // On SQLite the emptied box must not linger in the database file or its
-// write-ahead log: box rows sit there in arrival order (ANONYMITY.md
+// write-ahead log: box rows sit there in arrival order (docs/ANONYMITY.md
 // section 2: secure_delete, checkpoint and truncate the log at close).
 func TestCloseLeavesNoBoxRemnantsSQLite(t *testing.T) {
 	if surveytest.Dialect() != "sqlite" {

@@ -25,18 +25,21 @@ type env struct {
 	db    *gorm.DB
 	svc   *survey.Services
 	clock *testClock
+	opts  survey.Options // what svc was built with
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	db := surveytest.Open(t)
 	c := newClock()
+	o := survey.Options{BcryptCost: bcrypt.MinCost, Now: c.Now}
 	return &env{
 		t:     t,
 		ctx:   context.Background(),
 		db:    db,
-		svc:   survey.New(db, survey.Options{BcryptCost: bcrypt.MinCost, Now: c.Now}),
+		svc:   survey.New(db, o),
 		clock: c,
+		opts:  o,
 	}
 }
 

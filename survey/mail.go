@@ -36,7 +36,7 @@ const (
 
 // Delivery is the status of one email to one invitee. It says nothing
 // about answers; a reminder row only says the invitee had no token when the
-// reminder was due (admins may know who took part, ANONYMITY.md).
+// reminder was due (admins may know who took part, docs/ANONYMITY.md section 4).
 type Delivery struct {
 	InvitationID uint   `gorm:"primaryKey;autoIncrement:false"`
 	Kind         string `gorm:"primaryKey;size:20"`

@@ -109,8 +109,12 @@ type Round struct {
 	ClosesAt     time.Time
 	LaunchedAt   *time.Time
 	ClosedAt     *time.Time
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// ReleasePending is set in the transaction that closes the round and
+	// cleared in the one that writes its release: a closed round with it
+	// set still owes its results, and the scheduler completes them.
+	ReleasePending bool `gorm:"not null;default:false"`
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
 }
 
 // RoundTeam is a team as it stood when its round launched. UnitID is the
@@ -153,7 +157,7 @@ type Invitation struct {
 	CreatedAt      time.Time
 }
 
-// The anonymity tables below follow ANONYMITY.md section 2: no time columns,
+// The anonymity tables below follow docs/ANONYMITY.md section 2: no time columns,
 // no serial ids (UUIDv4 from crypto/rand), no person or invitation reference.
 
 // RoundKey is the blind-signature key of one (round, unit). PrivateKey is

@@ -3,6 +3,8 @@ package survey
 import (
 	"context"
 	"sort"
+
+	"github.com/pulse-survey/pulse/anonymity"
 )
 
 // UnitParticipation is how many invitees of one token unit obtained a
@@ -16,8 +18,8 @@ type UnitParticipation struct {
 }
 
 // Participation is a round's participation as an admin may see it
-// (ANONYMITY.md section 4): totals, and counts per token unit only for units
-// with at least k invitees.
+// (docs/ANONYMITY.md section 4): totals, and counts per token unit only for
+// units with at least k invitees.
 type Participation struct {
 	RoundID      uint
 	MinGroupSize int
@@ -36,7 +38,8 @@ type Participation struct {
 // The total is shown too, so the hidden units together are derivable as
 // total minus the shown units: when they hold between 1 and k-1 invitees,
 // the smallest shown units are hidden as well until they hold at least k
-// (or nothing is shown), the same residual idea as the reports' rule.
+// (or nothing is shown): anonymity.VisibleParts, the reports' residual rule
+// over the one-level tree of the total and its units.
 func (s *RoundService) Participation(ctx context.Context, roundIDs ...uint) (map[uint]*Participation, error) {
 	out := map[uint]*Participation{}
 	if len(roundIDs) == 0 {
@@ -95,28 +98,18 @@ func (s *RoundService) Participation(ctx context.Context, roundIDs ...uint) (map
 	return out, nil
 }
 
-// visibleUnits keeps the units with at least k invitees, then hides the
-// smallest of them while the hidden rest holds between 1 and k-1 invitees.
+// visibleUnits keeps the units anonymity.VisibleParts shows, in path order.
 func visibleUnits(units []UnitParticipation, k int) []UnitParticipation {
-	var shown []UnitParticipation
-	rest := 0
-	for _, u := range units {
-		if u.Invited >= k {
-			shown = append(shown, u)
-		} else {
-			rest += u.Invited
-		}
+	parts := make([]anonymity.Part, len(units))
+	for i, u := range units {
+		parts[i] = anonymity.Part{ID: u.UnitID, N: u.Invited}
 	}
-	// Smallest first (ties: lower id), so hiding takes from the front.
-	sort.Slice(shown, func(i, j int) bool {
-		if shown[i].Invited != shown[j].Invited {
-			return shown[i].Invited < shown[j].Invited
+	visible := anonymity.VisibleParts(parts, k)
+	var shown []UnitParticipation
+	for _, u := range units {
+		if visible[u.UnitID] {
+			shown = append(shown, u)
 		}
-		return shown[i].UnitID < shown[j].UnitID
-	})
-	for rest > 0 && rest < k && len(shown) > 0 {
-		rest += shown[0].Invited
-		shown = shown[1:]
 	}
 	sort.Slice(shown, func(i, j int) bool {
 		if shown[i].Path != shown[j].Path {

@@ -5,22 +5,23 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"sort"
 	"sync"
 	"time"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
+
+	"github.com/pulse-survey/pulse/anonymity"
 )
 
 // RoundService launches and closes rounds, issues tokens and keeps the
-// ballot box (ANONYMITY.md sections 1 and 2).
+// ballot box (docs/ANONYMITY.md sections 1 and 2).
 type RoundService struct {
 	db   *gorm.DB
 	now  func() time.Time
 	keys *Keyring
-	// AfterClose, when set, runs after a round closed (the release step).
-	AfterClose func(ctx context.Context, roundID uint) error
+	// releaser writes a closed round's release (Close and Release).
+	releaser Releaser
 	// cache keeps public keys and questions of launched rounds for
 	// submissions (its zero value is ready to use).
 	cache submitCache
@@ -34,88 +35,21 @@ type InviteLink struct {
 	Secret   string
 }
 
-// unitPlan is the snapshot of one team at launch.
-type unitPlan struct {
-	team    *TeamNode
-	direct  int  // active people directly in the team
-	pending int  // invitees gathered here while merging upward
-	isUnit  bool // a token unit of its own
-	unitID  uint
-}
-
-// planUnits assigns every active team its token unit: the team itself when
-// at least k invitees gather there (its own plus those of small sub-teams
-// merged upward), else the unit of its parent. The root always ends up a
-// unit; if it has between 1 and k-1 invitees of its own, its smallest top-level
-// units are folded into it until it has k.
-func planUnits(tree *Tree, direct map[uint]int, k int) map[uint]*unitPlan {
-	plans := map[uint]*unitPlan{}
-	var post func(n *TeamNode) *unitPlan
-	post = func(n *TeamNode) *unitPlan {
-		p := &unitPlan{team: n, direct: direct[n.ID]}
-		plans[n.ID] = p
-		p.pending = p.direct
-		for _, c := range n.Children {
-			if c.ArchivedAt != nil {
-				continue
+// planTeams is the live hierarchy as unit planning sees it: each team with
+// its parent, its active people and whether it is archived (the root first).
+func planTeams(tree *Tree, direct map[uint]int) []anonymity.Team {
+	out := make([]anonymity.Team, 0, len(tree.Order))
+	for _, n := range tree.Order {
+		t := anonymity.Team{ID: n.ID, Direct: direct[n.ID], Archived: n.ArchivedAt != nil}
+		if n != tree.Root {
+			if n.ParentID == nil {
+				continue // not below the root: outside the hierarchy
 			}
-			cp := post(c)
-			if !cp.isUnit {
-				p.pending += cp.pending
-			}
+			t.Parent = *n.ParentID
 		}
-		p.isUnit = p.pending >= k
-		return p
+		out = append(out, t)
 	}
-	root := post(tree.Root)
-	if !root.isUnit {
-		// Fold the smallest top-level units into the root until it has k
-		// (only when the root has invitees of its own to protect).
-		for root.pending > 0 && root.pending < k {
-			var top []*unitPlan
-			var find func(n *TeamNode)
-			find = func(n *TeamNode) {
-				for _, c := range n.Children {
-					if cp, ok := plans[c.ID]; ok {
-						if cp.isUnit {
-							top = append(top, cp)
-						} else {
-							find(c)
-						}
-					}
-				}
-			}
-			find(tree.Root)
-			if len(top) == 0 {
-				break
-			}
-			sort.Slice(top, func(i, j int) bool {
-				if top[i].pending != top[j].pending {
-					return top[i].pending < top[j].pending
-				}
-				return top[i].team.ID < top[j].team.ID
-			})
-			top[0].isUnit = false
-			root.pending += top[0].pending
-		}
-		root.isUnit = true
-	}
-	var pre func(n *TeamNode, unit uint)
-	pre = func(n *TeamNode, unit uint) {
-		p, ok := plans[n.ID]
-		if !ok {
-			return
-		}
-		if p.isUnit {
-			unit = n.ID
-		}
-		p.unitID = unit
-		for _, c := range n.Children {
-			pre(c, unit)
-		}
-	}
-	pre(tree.Root, tree.Root.ID)
-	return plans
+	return out
 }
 
 // pickQuestions chooses a round's items: every core item, then rotating
@@ -176,12 +110,12 @@ func (s *RoundService) Launch(ctx context.Context, programID uint) (*Round, erro
 		}
 	}
 	k := prog.MinGroupSize
-	plans := planUnits(tree, direct, k)
+	plan := anonymity.PlanUnits(planTeams(tree, direct), k)
 	// Invitees are the active people of teams in the live tree (a team
 	// under an archived parent is outside it).
 	var invitees []Person
 	for _, p := range people {
-		if _, ok := plans[p.TeamID]; ok && tree.ByID[p.TeamID].ArchivedAt == nil {
+		if _, ok := plan.Unit[p.TeamID]; ok && tree.ByID[p.TeamID].ArchivedAt == nil {
 			invitees = append(invitees, p)
 		}
 	}
@@ -195,13 +129,7 @@ func (s *RoundService) Launch(ctx context.Context, programID uint) (*Round, erro
 	if open > 0 {
 		return nil, Conflict("a round of this program is still open: close it first")
 	}
-	unitIDs := []uint{}
-	for id, p := range plans {
-		if p.isUnit && p.pending > 0 {
-			unitIDs = append(unitIDs, id)
-		}
-	}
-	sort.Slice(unitIDs, func(i, j int) bool { return unitIDs[i] < unitIDs[j] })
+	unitIDs := plan.Units
 	keys, err := generateKeys(len(unitIDs))
 	if err != nil {
 		return nil, fmt.Errorf("survey: launch: keys: %w", err)
@@ -251,11 +179,11 @@ func (s *RoundService) Launch(ctx context.Context, programID uint) (*Round, erro
 		}
 		var rts []RoundTeam
 		for _, n := range tree.Order {
-			p, ok := plans[n.ID]
+			unit, ok := plan.Unit[n.ID]
 			if !ok {
 				continue
 			}
-			rts = append(rts, RoundTeam{RoundID: round.ID, TeamID: n.ID, ParentTeamID: n.ParentID, Name: n.Name, UnitID: p.unitID, Invited: p.direct})
+			rts = append(rts, RoundTeam{RoundID: round.ID, TeamID: n.ID, ParentTeamID: n.ParentID, Name: n.Name, UnitID: unit, Invited: direct[n.ID]})
 		}
 		if err := tx.CreateInBatches(rts, 500).Error; err != nil {
 			return err
@@ -273,7 +201,7 @@ func (s *RoundService) Launch(ctx context.Context, programID uint) (*Round, erro
 		}
 		invs := make([]Invitation, len(invitees))
 		for i, p := range invitees {
-			invs[i] = Invitation{RoundID: round.ID, PersonID: p.ID, TeamID: p.TeamID, UnitID: plans[p.TeamID].unitID,
+			invs[i] = Invitation{RoundID: round.ID, PersonID: p.ID, TeamID: p.TeamID, UnitID: plan.Unit[p.TeamID],
 				SecretHash: hashToken(s.keys.linkSecret(round.ID, p.ID))}
 		}
 		return tx.CreateInBatches(invs, 500).Error

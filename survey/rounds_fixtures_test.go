@@ -18,12 +18,13 @@ import (
 	"golang.org/x/crypto/bcrypt"
 	"gorm.io/gorm"
 
+	"github.com/pulse-survey/pulse/reports"
 	"github.com/pulse-survey/pulse/survey"
 	"github.com/pulse-survey/pulse/survey/surveytest"
 )
 
 // newRoundEnv is newOrgEnv (organisation "Acme", k=5) with a keyring, so
-// rounds can launch and issue tokens.
+// rounds can launch and issue tokens, and Pulse's releaser, so they close.
 func newRoundEnv(t *testing.T) *env {
 	t.Helper()
 	master := make([]byte, 32)
@@ -36,17 +37,44 @@ func newRoundEnv(t *testing.T) *env {
 	}
 	db := surveytest.Open(t)
 	c := newClock()
+	o := survey.Options{BcryptCost: bcrypt.MinCost, Now: c.Now, Keyring: kr, Releaser: &reports.Releaser{}}
 	e := &env{
 		t:     t,
 		ctx:   t.Context(),
 		db:    db,
-		svc:   survey.New(db, survey.Options{BcryptCost: bcrypt.MinCost, Now: c.Now, Keyring: kr}),
+		svc:   survey.New(db, o),
 		clock: c,
+		opts:  o,
 	}
 	if _, err := e.svc.Org.Init(e.ctx, survey.SettingsInput{Name: "Acme", TimeZone: "Europe/Berlin", MinGroupSize: 5}); err != nil {
 		t.Fatalf("init org: %v", err)
 	}
 	return e
+}
+
+// useReleaser rebuilds the services with r as their releaser.
+func (e *env) useReleaser(r survey.Releaser) {
+	e.opts.Releaser = r
+	e.svc = survey.New(e.db, e.opts)
+}
+
+// releaseFunc is a survey.Releaser that tests write as a function, to
+// watch or fail the release step.
+type releaseFunc func(ctx context.Context, tx *gorm.DB, roundID uint) error
+
+func (f releaseFunc) ReleaseRound(ctx context.Context, tx *gorm.DB, roundID uint) error {
+	return f(ctx, tx, roundID)
+}
+
+// counted is Pulse's releaser that also counts its calls per round.
+func counted(mu *sync.Mutex, calls map[uint]int) releaseFunc {
+	rel := &reports.Releaser{}
+	return func(ctx context.Context, tx *gorm.DB, roundID uint) error {
+		mu.Lock()
+		calls[roundID]++
+		mu.Unlock()
+		return rel.ReleaseRound(ctx, tx, roundID)
+	}
 }
 
 // people adds n active people to team in one insert (creating hundreds

@@ -76,6 +76,15 @@ type Scheduler struct {
 
 	mu        sync.Mutex
 	manifests map[uint]string
+	// releaseRetry holds, per round, the failed attempts at its pending
+	// release and when to try again (kept in memory: a restart retries at once).
+	releaseRetry map[uint]retry
+}
+
+// retry counts failed attempts and says when the next one is due.
+type retry struct {
+	n  int
+	at time.Time
 }
 
 // NewScheduler builds a scheduler over svc, reading time from svc's clock.
@@ -101,7 +110,7 @@ func NewScheduler(svc *Services, o SchedulerOptions) *Scheduler {
 		host = u.Hostname()
 	}
 	return &Scheduler{svc: svc, o: o, now: func() time.Time { return svc.opts.Now().UTC() }, host: host,
-		manifests: map[uint]string{}}
+		manifests: map[uint]string{}, releaseRetry: map[uint]retry{}}
 }
 
 // EmailEnabled reports whether the scheduler sends email.
@@ -130,6 +139,9 @@ func (s *Scheduler) Run(ctx context.Context) {
 }
 
 func (s *Scheduler) runOnce(ctx context.Context) {
+	if err := s.ReleasePending(ctx); err != nil && ctx.Err() == nil {
+		s.o.Logger.Warn("scheduler: pending releases", "err", err)
+	}
 	if err := s.Tick(ctx); err != nil && ctx.Err() == nil {
 		s.o.Logger.Warn("scheduler: tick", "err", err)
 	}
@@ -138,14 +150,60 @@ func (s *Scheduler) runOnce(ctx context.Context) {
 	}
 }
 
-// RunOnce is one tick followed by all due work (tests drive the scheduler
-// with it and an advanced clock).
+// RunOnce completes pending releases, then runs one tick followed by all
+// due work (tests drive the scheduler with it and an advanced clock).
 func (s *Scheduler) RunOnce(ctx context.Context) error {
+	if err := s.ReleasePending(ctx); err != nil {
+		return err
+	}
 	if err := s.Tick(ctx); err != nil {
 		return err
 	}
 	_, err := s.Work(ctx)
 	return err
+}
+
+// ReleasePending writes the releases that closed rounds still owe: the
+// process stopped between a close's commit and its release, or the release
+// failed. Run calls it at start and at every tick. Every replica may; the
+// round's lock lets one of them write the release and the others find
+// nothing owed. A release that fails is retried after the jobs' backoff;
+// its error is logged, and only an error listing the rounds is returned.
+func (s *Scheduler) ReleasePending(ctx context.Context) error {
+	ids, err := s.svc.Rounds.pendingReleases(ctx)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		now := s.now()
+		s.mu.Lock()
+		r, failed := s.releaseRetry[id]
+		s.mu.Unlock()
+		if failed && now.Before(r.at) {
+			continue
+		}
+		done, err := s.svc.Rounds.release(ctx, id, true)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			r.n++
+			r.at = now.Add(backoff(r.n))
+			s.mu.Lock()
+			s.releaseRetry[id] = r
+			s.mu.Unlock()
+			s.o.Logger.Warn("scheduler: the release of a closed round failed", "round", id, "attempt", r.n,
+				"next", r.at.Format(time.RFC3339), "err", oneLine(err.Error()))
+			continue
+		}
+		s.mu.Lock()
+		delete(s.releaseRetry, id)
+		s.mu.Unlock()
+		if done {
+			s.o.Logger.Info("scheduler: released a closed round whose release was pending", "round", id)
+		}
+	}
+	return nil
 }
 
 // Tick enqueues what is due now, idempotently: for every active program the
@@ -469,8 +527,9 @@ func (s *Scheduler) runLaunch(ctx context.Context, r *jobRun) error {
 	return s.followUp(db, round)
 }
 
-// runClose closes a round whose time is up; its release follows
-// (AfterClose). A retry after a failed release runs the release again.
+// runClose closes a round whose time is up; Close writes its release. A
+// release that fails leaves the round marked, and ReleasePending retries
+// it, so the close job itself is done once the round is closed.
 func (s *Scheduler) runClose(ctx context.Context, r *jobRun) error {
 	id, err := keyID(r.job.Key, 2)
 	if err != nil {
@@ -489,15 +548,16 @@ func (s *Scheduler) runClose(ctx context.Context, r *jobRun) error {
 		return later{round.ClosesAt}
 	case round.Status == RoundOpen:
 		err := s.svc.Rounds.Close(ctx, id)
-		if err != nil && errors.Is(err, ErrConflict) {
+		switch {
+		case err == nil:
+			s.o.Logger.Info("scheduler: closed a round", "round", id)
+		case errors.Is(err, ErrReleasePending):
+			s.o.Logger.Warn("scheduler: closed a round; its release failed and will be retried", "round", id, "err", oneLine(err.Error()))
+			return nil
+		case errors.Is(err, ErrConflict):
 			return nil // closed meanwhile
 		}
-		if err == nil {
-			s.o.Logger.Info("scheduler: closed a round", "round", id)
-		}
 		return err
-	case round.Status == RoundClosed && r.job.Attempts > 1 && s.svc.Rounds.AfterClose != nil:
-		return s.svc.Rounds.AfterClose(ctx, id)
 	}
 	return nil
 }

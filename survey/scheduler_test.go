@@ -212,7 +212,7 @@ type schedEnv struct {
 	prog   *survey.Program
 
 	mu     sync.Mutex
-	closes map[uint]int // AfterClose calls per round, across instances
+	closes map[uint]int // release calls per round, across instances
 }
 
 type schedSetup struct {
@@ -308,15 +308,11 @@ func (e *schedEnv) open() *gorm.DB {
 }
 
 func (e *schedEnv) services(db *gorm.DB) *survey.Services {
-	svc := survey.New(db, survey.Options{Now: e.clock.Now, Keyring: e.kr, BcryptCost: bcrypt.MinCost})
-	rel := &reports.Releaser{DB: db}
-	svc.Rounds.AfterClose = func(ctx context.Context, roundID uint) error {
-		e.mu.Lock()
-		e.closes[roundID]++
-		e.mu.Unlock()
-		return rel.Release(ctx, roundID)
-	}
-	return svc
+	return e.servicesWith(db, counted(&e.mu, e.closes))
+}
+
+func (e *schedEnv) servicesWith(db *gorm.DB, rel survey.Releaser) *survey.Services {
+	return survey.New(db, survey.Options{Now: e.clock.Now, Keyring: e.kr, BcryptCost: bcrypt.MinCost, Releaser: rel})
 }
 
 // instance is one more scheduler on its own connection pool.
@@ -887,15 +883,14 @@ func TestSchedulerEarlyCloseAndReleaseRetry(t *testing.T) {
 
 	// The next round's release fails once.
 	fails := 1
-	svc := e.services(e.open())
-	release := svc.Rounds.AfterClose
-	svc.Rounds.AfterClose = func(ctx context.Context, id uint) error {
+	release := counted(&e.mu, e.closes)
+	svc := e.servicesWith(e.open(), releaseFunc(func(ctx context.Context, tx *gorm.DB, id uint) error {
 		if fails > 0 {
 			fails--
 			return errors.New("release: disk full")
 		}
-		return release(ctx, id)
-	}
+		return release(ctx, tx, id)
+	}))
 	s2 := survey.NewScheduler(svc, survey.SchedulerOptions{BaseURL: schedBaseURL})
 	e.set("2031-03-10T08:00:00Z")
 	e.runOnce(s2)

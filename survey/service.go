@@ -11,12 +11,15 @@ import (
 	_ "time/tzdata" // time zones must resolve on minimal images too
 
 	"gorm.io/gorm"
+
+	"github.com/pulse-survey/pulse/anonymity"
 )
 
-// Defaults and floors of the organisation settings.
+// Default and floor of the minimum group size k, as package anonymity
+// sets them (kept here under the names the settings and programs use).
 const (
-	DefaultMinGroupSize = 5
-	MinMinGroupSize     = 3
+	DefaultMinGroupSize = anonymity.DefaultK
+	MinMinGroupSize     = anonymity.MinK
 )
 
 // Services bundles the domain services over one database.
@@ -36,6 +39,9 @@ type Options struct {
 	// Keyring encrypts round keys and derives invitation links; rounds
 	// cannot launch or issue tokens without it.
 	Keyring *Keyring
+	// Releaser computes the release of a closed round; rounds cannot close
+	// without it (package reports provides it).
+	Releaser Releaser
 	// BcryptCost overrides the password hashing cost (tests use the minimum).
 	BcryptCost int
 }
@@ -53,7 +59,7 @@ func New(db *gorm.DB, o Options) *Services {
 		Org:      org,
 		Accounts: &AccountService{db: db, now: now, org: org, cost: o.BcryptCost},
 		Programs: &ProgramService{db: db, now: now},
-		Rounds:   &RoundService{db: db, now: now, keys: o.Keyring},
+		Rounds:   &RoundService{db: db, now: now, keys: o.Keyring, releaser: o.Releaser},
 	}
 }
 
@@ -62,9 +68,7 @@ func New(db *gorm.DB, o Options) *Services {
 func (s *Services) WithClock(now func() time.Time) *Services {
 	o := s.opts
 	o.Now = now
-	n := New(s.DB, o)
-	n.Rounds.AfterClose = s.Rounds.AfterClose
-	return n
+	return New(s.DB, o)
 }
 
 // Tx runs fn with services bound to one transaction: all of fn's changes

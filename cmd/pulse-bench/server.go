@@ -44,7 +44,6 @@ type server struct {
 // newHandler builds Pulse's HTTP handler as cmd/pulse does (no scheduler,
 // no mail: the bench drives rounds itself).
 func newHandler(db *gorm.DB, svc *survey.Services) (http.Handler, error) {
-	svc.Rounds.AfterClose = (&reports.Releaser{DB: db}).Release
 	return api.New(api.Deps{DB: db, Services: svc, BaseURL: "http://127.0.0.1", Version: "bench",
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 }
@@ -53,7 +52,7 @@ func newHandler(db *gorm.DB, svc *survey.Services) (http.Handler, error) {
 // this process.
 func startServer(ctx context.Context, o Options, dbURL string, master []byte, svc *survey.Services, db *gorm.DB) (*server, error) {
 	if !o.ChildServer {
-		h, err := newHandler(db, survey.New(db, survey.Options{Keyring: mustKeyring(master)}))
+		h, err := newHandler(db, survey.New(db, survey.Options{Keyring: mustKeyring(master), Releaser: &reports.Releaser{}}))
 		if err != nil {
 			return nil, err
 		}
@@ -132,7 +131,7 @@ func serveChild() error {
 	if err != nil {
 		return err
 	}
-	h, err := newHandler(db, survey.New(db, survey.Options{Keyring: mustKeyring(master)}))
+	h, err := newHandler(db, survey.New(db, survey.Options{Keyring: mustKeyring(master), Releaser: &reports.Releaser{}}))
 	if err != nil {
 		return err
 	}

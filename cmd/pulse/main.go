@@ -182,9 +182,10 @@ func newLoggers(cfg *Config, w io.Writer) (*slog.Logger, *slog.Logger) {
 	return mk(false), mk(true)
 }
 
-// openServices opens the database, migrates it and builds the services.
-// Only commands that run rounds load the instance secret key (withKeys).
-func openServices(ctx context.Context, cfg *Config, log *slog.Logger, withKeys bool) (*survey.Services, func(), error) {
+// openServices opens the database, migrates it and builds the services;
+// rel writes the release of closed rounds (reports.Releaser). Only commands
+// that run rounds load the instance secret key (withKeys).
+func openServices(ctx context.Context, cfg *Config, log *slog.Logger, withKeys bool, rel survey.Releaser) (*survey.Services, func(), error) {
 	db, err := survey.OpenDB(ctx, cfg.DBOptions())
 	if err != nil {
 		return nil, nil, err
@@ -210,9 +211,7 @@ func openServices(ctx context.Context, cfg *Config, log *slog.Logger, withKeys b
 			log.Info("created the instance secret key; back it up, apart from the database backups (README: Backups)", "file", cfg.KeyFile())
 		}
 	}
-	svc := survey.New(db, survey.Options{Keyring: keys})
-	// The release step: a closed round's results are computed once and frozen.
-	svc.Rounds.AfterClose = (&reports.Releaser{DB: db}).Release
+	svc := survey.New(db, survey.Options{Keyring: keys, Releaser: rel})
 	if err := svc.Programs.SyncBuiltinQuestions(ctx); err != nil {
 		closeDB()
 		return nil, nil, err
@@ -222,7 +221,8 @@ func openServices(ctx context.Context, cfg *Config, log *slog.Logger, withKeys b
 
 func execute(ctx context.Context, cmd string, cfg *Config, log, anonLog *slog.Logger, stdout io.Writer, round func(*survey.Services) error) error {
 	cfg.announceKey = cmd == "serve"
-	svc, closeDB, err := openServices(ctx, cfg, log, cmd != "migrate" && cmd != "roster")
+	// The release step: a closed round's results are computed once and frozen.
+	svc, closeDB, err := openServices(ctx, cfg, log, cmd != "migrate" && cmd != "roster", &reports.Releaser{})
 	if err != nil {
 		return err
 	}

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/pulse-survey/pulse/reports"
 	"github.com/pulse-survey/pulse/survey"
 )
 
@@ -67,7 +66,11 @@ func runRound(ctx context.Context, svc *survey.Services, cfg *Config, action str
 		tw := tabwriter.NewWriter(out, 2, 8, 2, ' ', 0)
 		fmt.Fprintln(tw, "ROUND\tPROGRAM\tNUMBER\tSTATUS\tCLOSES (UTC)\tINVITED\tTOKENS ISSUED")
 		for _, r := range rs {
-			fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\t%d\t%d\n", r.ID, r.ProgramName, r.Number, r.Status,
+			status := r.Status
+			if r.ReleasePending {
+				status += ", release pending"
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\t%d\t%d\n", r.ID, r.ProgramName, r.Number, status,
 				r.ClosesAt.UTC().Format("2006-01-02 15:04"), r.Invited, r.TokensIssued)
 		}
 		return tw.Flush()
@@ -122,7 +125,6 @@ func runRound(ctx context.Context, svc *survey.Services, cfg *Config, action str
 		w.Flush()
 		return w.Error()
 	case "release":
-		rel := &reports.Releaser{DB: svc.DB}
 		todo := []uint{ids["round"]}
 		if todo[0] == 0 {
 			rs, err := svc.Rounds.Rounds(ctx)
@@ -137,7 +139,7 @@ func runRound(ctx context.Context, svc *survey.Services, cfg *Config, action str
 			}
 		}
 		for _, id := range todo {
-			if err := rel.Release(ctx, id); err != nil {
+			if err := svc.Rounds.Release(ctx, id); err != nil {
 				return fmt.Errorf("round release: %w", err)
 			}
 			fmt.Fprintf(out, "released round %d\n", id)

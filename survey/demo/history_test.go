@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/pulse-survey/pulse/reports"
 	"github.com/pulse-survey/pulse/survey"
 	"github.com/pulse-survey/pulse/survey/demo"
 	"github.com/pulse-survey/pulse/survey/surveytest"
@@ -21,7 +22,7 @@ func newServices(t *testing.T) *survey.Services {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return survey.New(surveytest.Open(t), survey.Options{BcryptCost: bcrypt.MinCost, Keyring: kr})
+	return survey.New(surveytest.Open(t), survey.Options{BcryptCost: bcrypt.MinCost, Keyring: kr, Releaser: &reports.Releaser{}})
 }
 
 // TestHistory replays the demo year through the real pipeline and checks

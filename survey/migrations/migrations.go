@@ -24,6 +24,7 @@ func all() []*gormigrate.Migration {
 		m0004AuditTokens(),
 		m0007Delivery(),
 		m0008Indexes(),
+		m0009ReleasePending(),
 	}
 }
 
@@ -31,9 +32,19 @@ func all() []*gormigrate.Migration {
 // lock for the whole run so two processes starting at once migrate once.
 // On SQLite the migration transaction takes the write lock at BEGIN.
 func Up(ctx context.Context, db *gorm.DB) error {
+	return upTo(ctx, db, "")
+}
+
+// upTo applies pending migrations up to and including the one with id
+// (every one for ""). Tests use it to put data under an older schema.
+func upTo(ctx context.Context, db *gorm.DB, id string) error {
 	db = db.WithContext(ctx)
 	run := func(tx *gorm.DB) error {
-		return gormigrate.New(tx, options(), all()).Migrate()
+		m := gormigrate.New(tx, options(), all())
+		if id != "" {
+			return m.MigrateTo(id)
+		}
+		return m.Migrate()
 	}
 	if db.Dialector.Name() != "postgres" {
 		if err := run(db); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/pulse-survey/pulse/survey"
 	"github.com/pulse-survey/pulse/survey/migrations"
@@ -74,5 +75,47 @@ func TestConcurrentUp(t *testing.T) {
 	db.Table("schema_migrations").Where("id = ?", migrations.Latest()).Count(&count)
 	if count != 1 {
 		t.Fatalf("latest migration recorded %d times", count)
+	}
+}
+
+// TestReleasePendingMarksUnreleasedRounds: 0009 marks the closed rounds
+// that have no release (their process stopped before releasing them), so
+// the scheduler releases them; released and open rounds stay unmarked.
+func TestReleasePendingMarksUnreleasedRounds(t *testing.T) {
+	db := surveytest.OpenEmpty(t)
+	ctx := context.Background()
+	if err := migrations.UpTo(ctx, db, "0008_indexes"); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2031, 3, 3, 9, 0, 0, 0, time.UTC)
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if err := db.Exec(q, args...).Error; err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	exec("INSERT INTO programs (id, name, cadence, interval_weeks, weekday, time_of_day, open_days, items_per_round, "+
+		"min_group_size, active, created_at, updated_at) VALUES (1, 'Pulse', 'weekly', 1, 1, '09:00', 5, 8, 5, ?, ?, ?)", true, now, now)
+	for id, status := range map[int]string{1: "closed", 2: "closed", 3: "open"} {
+		exec("INSERT INTO rounds (id, program_id, number, status, min_group_size, opens_at, closes_at, created_at, updated_at) "+
+			"VALUES (?, 1, ?, ?, 5, ?, ?, ?, ?)", id, id, status, now, now, now, now)
+	}
+	exec("INSERT INTO releases (round_id, min_group_size, respondents, invited, created_at) VALUES (1, 5, 7, 9, ?)", now)
+
+	if err := migrations.Up(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	var rs []survey.Round
+	if err := db.Order("id").Find(&rs).Error; err != nil {
+		t.Fatal(err)
+	}
+	want := map[uint]bool{1: false, 2: true, 3: false}
+	if len(rs) != 3 {
+		t.Fatalf("%d rounds, want 3", len(rs))
+	}
+	for _, r := range rs {
+		if r.ReleasePending != want[r.ID] {
+			t.Errorf("round %d (%s): release pending %v, want %v", r.ID, r.Status, r.ReleasePending, want[r.ID])
+		}
 	}
 }

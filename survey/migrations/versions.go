@@ -26,10 +26,7 @@ func UpTo(ctx context.Context, db *gorm.DB, id string) error {
 	if !Known(id) {
 		return fmt.Errorf("migrate: unknown migration %q", id)
 	}
-	if err := gormigrate.New(db.WithContext(ctx), options(), all()).MigrateTo(id); err != nil {
-		return fmt.Errorf("migrate to %s: %w", id, err)
-	}
-	return nil
+	return upTo(ctx, db, id)
 }
 
 // options is how Pulse keeps its migration history: one row per applied

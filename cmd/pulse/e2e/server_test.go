@@ -65,8 +65,7 @@ func startPulse(t *testing.T) *pulseServer {
 	}
 	// The minimum bcrypt cost keeps sign-ins fast; nothing else differs
 	// from cmd/pulse's openServices.
-	svc := survey.New(db, survey.Options{Keyring: keys, BcryptCost: bcrypt.MinCost})
-	svc.Rounds.AfterClose = (&reports.Releaser{DB: db}).Release
+	svc := survey.New(db, survey.Options{Keyring: keys, BcryptCost: bcrypt.MinCost, Releaser: &reports.Releaser{}})
 	if err := svc.Programs.SyncBuiltinQuestions(ctx); err != nil {
 		t.Fatal(err)
 	}

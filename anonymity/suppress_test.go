@@ -1,4 +1,4 @@
-package reports
+package anonymity
 
 import (
 	"fmt"
@@ -442,7 +442,7 @@ func TestSuppressFixtures(t *testing.T) {
 	tests := []struct {
 		name  string
 		nodes []Node
-		// wantN checks the fixture itself (n per unit as in ANONYMITY.md).
+		// wantN checks the fixture itself (n per unit as in docs/ANONYMITY.md section 3).
 		wantN      map[uint]int
 		want       []uint // published ids
 		mustHide   []uint
@@ -598,7 +598,7 @@ func TestSuppressFixtures(t *testing.T) {
 }
 
 // TestLinearLeakChecker pins the positive control on the first
-// ANONYMITY.md case: department and team A published make B's single
+// docs/ANONYMITY.md section 3 case: department and team A published make B's single
 // answer a combination (department - A).
 func TestLinearLeakChecker(t *testing.T) {
 	nodes := supTree(supUnit{1, 0, 0}, supUnit{2, 1, 6}, supUnit{3, 1, 1})

@@ -1,8 +1,4 @@
-// Package reports turns closed rounds into frozen releases (with minimum
-// group sizes that survive differencing across the hierarchy), computes
-// statistics and trends from releases only, and builds chart options.
-// It never writes survey tables.
-package reports
+package anonymity
 
 import "sort"
 
@@ -16,8 +12,8 @@ type Node struct {
 
 // Suppress decides which units may be published so that no linear
 // combination of published counts isolates fewer than k respondents
-// (ANONYMITY.md section 3, the residual rule). Decisions use counts only.
-// It returns the published unit ids.
+// (docs/ANONYMITY.md section 3, the residual rule). Decisions use counts
+// only. Unit ids must not be 0. It returns the published unit ids.
 func Suppress(nodes []Node, k int) map[uint]bool {
 	children := map[uint][]uint{}
 	n := map[uint]int{}
@@ -118,4 +114,35 @@ func Suppress(nodes []Node, k int) map[uint]bool {
 		republish(r)
 	}
 	return pub
+}
+
+// Part is one of the disjoint parts of a total that is itself shown, with
+// its count (participation: a token unit and its invitees).
+type Part struct {
+	ID uint
+	N  int
+}
+
+// VisibleParts decides which parts may be shown beside their total: parts
+// with at least k, minus the smallest of those (ties: lower id) for as long
+// as the parts not shown hold between 1 and k-1 together, since the total
+// minus the shown parts would reveal them (docs/ANONYMITY.md section 4).
+// It is Suppress over the one-level tree of the total and its parts; ids
+// must not be 0.
+func VisibleParts(parts []Part, k int) map[uint]bool {
+	var top uint
+	total := 0
+	for _, p := range parts {
+		top = max(top, p.ID)
+		total += p.N
+	}
+	root := top + 1
+	nodes := make([]Node, 0, len(parts)+1)
+	nodes = append(nodes, Node{ID: root, N: total})
+	for _, p := range parts {
+		nodes = append(nodes, Node{ID: p.ID, Parent: root, N: p.N})
+	}
+	shown := Suppress(nodes, k)
+	delete(shown, root)
+	return shown
 }
