@@ -23,6 +23,7 @@ func all() []*gormigrate.Migration {
 		m0004AuditTokens(),
 		m0007Delivery(),
 		m0008Indexes(),
+		m0010SealedBallots(),
 	}
 }
 
@@ -30,6 +31,12 @@ func all() []*gormigrate.Migration {
 // lock for the whole run so two processes starting at once migrate once.
 // On SQLite the migration transaction takes the write lock at BEGIN.
 func Up(ctx context.Context, db *gorm.DB) error {
+	return UpTo(ctx, db, "")
+}
+
+// UpTo is Up that stops after the migration with the given id ("" for the
+// latest). Tests use it to build the schema of an older release.
+func UpTo(ctx context.Context, db *gorm.DB, id string) error {
 	db = db.WithContext(ctx)
 	run := func(tx *gorm.DB) error {
 		m := gormigrate.New(tx, &gormigrate.Options{
@@ -38,6 +45,9 @@ func Up(ctx context.Context, db *gorm.DB) error {
 			IDColumnSize:   100,
 			UseTransaction: true,
 		}, all())
+		if id != "" {
+			return m.MigrateTo(id)
+		}
 		return m.Migrate()
 	}
 	if db.Dialector.Name() != "postgres" {
