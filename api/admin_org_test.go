@@ -631,8 +631,11 @@ func admRespond(h *harness, roundID uint, perTeam map[uint]int) {
 		for _, q := range v.Questions {
 			answers[q.QuestionID] = 4
 		}
-		if err := h.svc.Rounds.SubmitBallot(h.ctx, survey.BallotInput{KeyID: tok.KeyID, Message: tok.Message,
-			Signature: tok.Signature, Answers: answers}); err != nil {
+		in, err := tok.Ballot(answers, "")
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		if err := h.svc.Rounds.SubmitBallot(h.ctx, in); err != nil {
 			h.t.Fatal(err)
 		}
 	}

@@ -900,26 +900,29 @@ type unitResponse struct {
 }
 
 type roundResponse struct {
-	ID           uint           `json:"id"`
-	ProgramID    uint           `json:"program_id"`
-	ProgramName  string         `json:"program_name"`
-	Number       int            `json:"number"`
-	Status       string         `json:"status"`
-	MinGroupSize int            `json:"min_group_size"`
-	OpensAt      time.Time      `json:"opens_at"`
-	ClosesAt     time.Time      `json:"closes_at"`
-	LaunchedAt   *time.Time     `json:"launched_at"`
-	ClosedAt     *time.Time     `json:"closed_at"`
-	Invited      int            `json:"invited"`
-	TokensIssued int            `json:"tokens_issued"`
-	Units        []unitResponse `json:"units"`
-	HiddenUnits  int            `json:"hidden_units"`
+	ID           uint       `json:"id"`
+	ProgramID    uint       `json:"program_id"`
+	ProgramName  string     `json:"program_name"`
+	Number       int        `json:"number"`
+	Status       string     `json:"status"`
+	MinGroupSize int        `json:"min_group_size"`
+	OpensAt      time.Time  `json:"opens_at"`
+	ClosesAt     time.Time  `json:"closes_at"`
+	LaunchedAt   *time.Time `json:"launched_at"`
+	ClosedAt     *time.Time `json:"closed_at"`
+	Invited      int        `json:"invited"`
+	TokensIssued int        `json:"tokens_issued"`
+	// InvalidBallots counts ballots close could not open or validate.
+	InvalidBallots int            `json:"invalid_ballots"`
+	Units          []unitResponse `json:"units"`
+	HiddenUnits    int            `json:"hidden_units"`
 }
 
 func toRoundResponse(r roundRow) roundResponse {
 	out := roundResponse{ID: r.ID, ProgramID: r.ProgramID, ProgramName: r.ProgramName, Number: r.Number, Status: r.Status,
 		MinGroupSize: r.MinGroupSize, OpensAt: r.OpensAt.UTC(), ClosesAt: r.ClosesAt.UTC(), LaunchedAt: r.LaunchedAt,
-		ClosedAt: r.ClosedAt, Invited: r.Invited, TokensIssued: r.TokensIssued, Units: []unitResponse{}, HiddenUnits: r.Part.HiddenUnits}
+		ClosedAt: r.ClosedAt, Invited: r.Invited, TokensIssued: r.TokensIssued, InvalidBallots: r.InvalidBallots,
+		Units: []unitResponse{}, HiddenUnits: r.Part.HiddenUnits}
 	for _, u := range r.Part.Units {
 		out.Units = append(out.Units, unitResponse{UnitID: u.UnitID, Name: u.Name, Path: u.Path, Invited: u.Invited, TokensIssued: u.TokensIssued})
 	}

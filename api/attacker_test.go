@@ -284,8 +284,11 @@ func (sc *atkScenario) runRound() {
 		if sc.rng.IntN(2) == 0 {
 			comment = atkPhrases[sc.rng.IntN(len(atkPhrases))]
 		}
-		if err := h.svc.Rounds.SubmitBallot(h.ctx, survey.BallotInput{KeyID: tok.KeyID, Message: tok.Message,
-			Signature: tok.Signature, Answers: answers, Comment: comment}); err != nil {
+		in, err := tok.Ballot(answers, comment)
+		if err != nil {
+			t.Fatalf("seal: %v", err)
+		}
+		if err := h.svc.Rounds.SubmitBallot(h.ctx, in); err != nil {
 			t.Fatalf("submit: %v", err)
 		}
 		resp = append(resp, atkResp{Person: l.PersonID, Unit: v.UnitID, Answers: answers, Comment: comment})

@@ -158,8 +158,11 @@ func repRespond(h *harness, roundID uint, bs ...repBallot) {
 		for _, q := range v.Questions {
 			answers[q.QuestionID] = b.answer(q)
 		}
-		if err := h.svc.Rounds.SubmitBallot(h.ctx, survey.BallotInput{KeyID: tok.KeyID, Message: tok.Message,
-			Signature: tok.Signature, Answers: answers, Comment: b.comment}); err != nil {
+		in, err := tok.Ballot(answers, b.comment)
+		if err != nil {
+			h.t.Fatalf("seal: %v", err)
+		}
+		if err := h.svc.Rounds.SubmitBallot(h.ctx, in); err != nil {
 			h.t.Fatalf("submit: %v", err)
 		}
 	}

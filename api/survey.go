@@ -150,10 +150,14 @@ func (s *Server) surveyIssue(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]string{"blind_sig": survey.EncodeB64(sig)})
 }
 
+// ballotRequest is a ballot: the token, and the ballot sealed to the
+// round's box key (base64url). Answers and comment in clear are taken only
+// by rounds launched before sealed ballots.
 type ballotRequest struct {
 	KeyID     string         `json:"key_id"`
 	Message   string         `json:"message"`
 	Signature string         `json:"signature"`
+	Sealed    string         `json:"sealed"`
 	Answers   map[string]int `json:"answers"`
 	Comment   string         `json:"comment"`
 }
@@ -169,7 +173,16 @@ func (s *Server) surveyBallot(c echo.Context) error {
 	if err1 != nil || err2 != nil {
 		return &survey.ValidationError{Fields: map[string]string{"token": "message and signature must be base64url"}}
 	}
-	answers := make(map[uint]int, len(req.Answers))
+	var sealed []byte
+	if req.Sealed != "" {
+		if sealed, err1 = survey.DecodeB64(req.Sealed); err1 != nil {
+			return &survey.ValidationError{Fields: map[string]string{"sealed": "send the sealed ballot as base64url"}}
+		}
+	}
+	var answers map[uint]int
+	if req.Answers != nil {
+		answers = make(map[uint]int, len(req.Answers))
+	}
 	for k, v := range req.Answers {
 		id, err := strconv.ParseUint(k, 10, 32)
 		if err != nil || strconv.FormatUint(id, 10) != k {
@@ -178,7 +191,7 @@ func (s *Server) surveyBallot(c echo.Context) error {
 		answers[uint(id)] = v
 	}
 	err := s.svc.Rounds.SubmitBallot(c.Request().Context(), survey.BallotInput{KeyID: req.KeyID, Message: msg,
-		Signature: sig, Answers: answers, Comment: req.Comment})
+		Signature: sig, Sealed: sealed, Answers: answers, Comment: req.Comment})
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -49,6 +50,12 @@ type surveyEnv struct {
 // (8 items, k=5, every two weeks at 09:00, open 5 days).
 func newSurveyEnv(t *testing.T, opts ...func(*api.Deps)) *surveyEnv {
 	t.Helper()
+	return newSurveyEnvOf(t, []string{"Engineering", "Sales"}, 6, opts...)
+}
+
+// newSurveyEnvOf is newSurveyEnv with perTeam people in each of teams.
+func newSurveyEnvOf(t *testing.T, teams []string, perTeam int, opts ...func(*api.Deps)) *surveyEnv {
+	t.Helper()
 	master := make([]byte, 32)
 	if _, err := rand.Read(master); err != nil {
 		t.Fatal(err)
@@ -65,9 +72,9 @@ func newSurveyEnv(t *testing.T, opts ...func(*api.Deps)) *surveyEnv {
 	e := &surveyEnv{harness: h}
 
 	root := h.initOrg("Acme")
-	for _, name := range []string{"Engineering", "Sales"} {
+	for _, name := range teams {
 		team := h.team(root, name)
-		for i := 0; i < 6; i++ {
+		for i := 0; i < perTeam; i++ {
 			email := fmt.Sprintf("%s-%d@acme.example", strings.ToLower(name), i)
 			if _, err := h.svc.Org.CreatePerson(h.ctx, survey.PersonInput{Email: email, Name: fmt.Sprintf("%s %d", name, i),
 				TeamID: team, Active: true}); err != nil {
@@ -98,8 +105,8 @@ func newSurveyEnv(t *testing.T, opts ...func(*api.Deps)) *surveyEnv {
 	if e.links, err = h.svc.Rounds.Links(h.ctx, e.round.ID); err != nil {
 		t.Fatalf("links: %v", err)
 	}
-	if len(e.links) != 12 {
-		t.Fatalf("%d links, want 12", len(e.links))
+	if len(e.links) != len(teams)*perTeam {
+		t.Fatalf("%d links, want %d", len(e.links), len(teams)*perTeam)
 	}
 	v, err := h.svc.Rounds.SurveyBySecret(h.ctx, e.links[0].Secret)
 	if err != nil {
@@ -276,22 +283,37 @@ func (e *surveyEnv) obtain(c *client, secret string) issued {
 }
 
 // answers is a complete, valid set of answers of the round.
-func (e *surveyEnv) answers() map[string]any {
-	m := map[string]any{}
+func (e *surveyEnv) answers() map[uint]int {
+	m := map[uint]int{}
 	for i, q := range e.questions {
-		m[strconv.FormatUint(uint64(q.QuestionID), 10)] = 1 + i%5
+		m[q.QuestionID] = 1 + i%5
 	}
 	return m
 }
 
-// ballotFields is a ballot request as a map, so cases can break it freely.
+// ballotFields is a valid ballot request as a map, so cases can break it
+// freely: the answers and a comment sealed to the round's box key, as the
+// survey page sends them.
 func (e *surveyEnv) ballotFields(tok *survey.Token) map[string]any {
+	return e.sealedFields(tok, e.answers(), "Good pace this sprint.")
+}
+
+// sealedFields is a ballot request of tok with the given answers and
+// comment, sealed.
+func (e *surveyEnv) sealedFields(tok *survey.Token, answers map[uint]int, comment string) map[string]any {
+	e.t.Helper()
+	in, err := tok.Ballot(answers, comment)
+	if err != nil {
+		e.t.Fatalf("seal: %v", err)
+	}
+	if in.Sealed == nil {
+		e.t.Fatal("the round has no box key: the ballot was not sealed")
+	}
 	return map[string]any{
 		"key_id":    tok.KeyID,
 		"message":   survey.EncodeB64(tok.Message),
 		"signature": survey.EncodeB64(tok.Signature),
-		"answers":   e.answers(),
-		"comment":   "Good pace this sprint.",
+		"sealed":    survey.EncodeB64(in.Sealed),
 	}
 }
 
@@ -543,12 +565,22 @@ func TestSurveyManifest(t *testing.T) {
 	}
 
 	var m struct {
-		Version string `json:"version"`
-		Round   uint   `json:"round"`
-		Keys    []struct {
-			Unit  uint   `json:"unit"`
-			KeyID string `json:"key_id"`
-			SPKI  string `json:"spki"`
+		Version      string `json:"version"`
+		Round        uint   `json:"round"`
+		MinGroupSize int    `json:"min_group_size"`
+		Box          struct {
+			KEM       string `json:"kem"`
+			KEMID     uint16 `json:"kem_id"`
+			KDFID     uint16 `json:"kdf_id"`
+			AEADID    uint16 `json:"aead_id"`
+			PublicKey string `json:"public_key"`
+		} `json:"box"`
+		Keys []struct {
+			Unit    uint     `json:"unit"`
+			KeyID   string   `json:"key_id"`
+			SPKI    string   `json:"spki"`
+			Invited int      `json:"invited"`
+			Teams   []string `json:"teams"`
 		} `json:"keys"`
 	}
 	dec := json.NewDecoder(strings.NewReader(r1.Body))
@@ -556,8 +588,17 @@ func TestSurveyManifest(t *testing.T) {
 	if err := dec.Decode(&m); err != nil {
 		t.Fatalf("manifest %s: %v", r1.Body, err)
 	}
-	if m.Version != "pulse-manifest/v1" || m.Round != e.round.ID || len(m.Keys) != 2 {
-		t.Fatalf("manifest version %q round %d with %d keys", m.Version, m.Round, len(m.Keys))
+	if m.Version != "pulse-manifest/v2" || m.Round != e.round.ID || len(m.Keys) != 2 || m.MinGroupSize != 5 {
+		t.Fatalf("manifest version %q round %d k %d with %d keys", m.Version, m.Round, m.MinGroupSize, len(m.Keys))
+	}
+	// The box key ballots are sealed to: X-Wing, HKDF-SHA256, AES-128-GCM.
+	if box, err := survey.DecodeB64(m.Box.PublicKey); err != nil || len(box) != 1216 ||
+		m.Box.KEM != "X-Wing" || m.Box.KEMID != 0x647a || m.Box.KDFID != 1 || m.Box.AEADID != 1 {
+		t.Errorf("box key %+v (%d bytes, %v)", m.Box, len(box), err)
+	}
+	// Each unit with its teams and invitees, so a page can see whom it pools with.
+	if k := m.Keys; k[0].Invited != 6 || fmt.Sprint(k[0].Teams) != "[Engineering]" || k[1].Invited != 6 || fmt.Sprint(k[1].Teams) != "[Sales]" {
+		t.Errorf("units %+v, want Engineering and Sales with 6 invitees each", k)
 	}
 	pageKeys := map[uint]string{}
 	for _, l := range e.links {
@@ -846,7 +887,8 @@ func TestSurveyBallotBadInput(t *testing.T) {
 	if other.Token == nil {
 		t.Fatal("no invitee in another unit")
 	}
-	qid := strconv.FormatUint(uint64(e.questions[3].QuestionID), 10)
+	q3 := e.questions[3].QuestionID
+	qid := strconv.FormatUint(uint64(q3), 10)
 	ballot := func(mod func(m map[string]any)) string {
 		m := e.ballotFields(tok)
 		if mod != nil {
@@ -854,14 +896,38 @@ func TestSurveyBallotBadInput(t *testing.T) {
 		}
 		return mustJSON(t, m)
 	}
-	answers := func(mod func(a map[string]any)) func(m map[string]any) {
-		return func(m map[string]any) { mod(m["answers"].(map[string]any)) }
+	// sealed is a ballot whose sealed content is changed before sealing.
+	sealed := func(mod func(a map[uint]int), comment string) string {
+		a := e.answers()
+		if mod != nil {
+			mod(a)
+		}
+		return mustJSON(t, e.sealedFields(tok, a, comment))
+	}
+	// clearAnswers adds answers in clear, as before sealed ballots.
+	clearAnswers := func(mod func(a map[string]any)) func(m map[string]any) {
+		return func(m map[string]any) {
+			a := map[string]any{}
+			for q, v := range e.answers() {
+				a[strconv.FormatUint(uint64(q), 10)] = v
+			}
+			mod(a)
+			m["answers"] = a
+		}
 	}
 	valid := ballot(nil)
 	tampered := append([]byte{}, tok.Signature...)
 	tampered[len(tampered)/2] ^= 0x01
 	msg := append([]byte{}, tok.Message...)
 	msg[len(msg)-1] ^= 0x01 // the nonce changes: the signature no longer verifies
+	validSealed, _ := survey.DecodeB64(e.ballotFields(tok)["sealed"].(string))
+	flipped := append([]byte{}, validSealed...)
+	flipped[len(flipped)-20] ^= 0x01
+	// Sealed with another token's message as associated data.
+	foreign, err := survey.SealBallot(tok.BoxKey, e.round.ID, other.Token.Message, e.answers(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
 	cases := []badCase{
 		{name: "malformed JSON", body: valid[:len(valid)/2], status: 400, code: "bad_request"},
 		{name: "empty body", body: "", status: 400, code: "bad_request"},
@@ -870,7 +936,7 @@ func TestSurveyBallotBadInput(t *testing.T) {
 		{name: "text/plain", contentType: "text/plain;charset=UTF-8", body: valid, status: 415, code: "unsupported_media_type"},
 		{name: "form", contentType: "application/x-www-form-urlencoded", body: url.Values{"ballot": {valid}}.Encode(), status: 415, code: "unsupported_media_type"},
 		{name: "unknown field", body: ballot(func(m map[string]any) { m["team"] = "Sales" }), status: 400, code: "bad_request"},
-		{name: "over 64 KB", body: ballot(func(m map[string]any) { m["comment"] = strings.Repeat("a", 65<<10) }), status: 413, code: "request_entity_too_large"},
+		{name: "over 64 KB", body: ballot(func(m map[string]any) { m["sealed"] = strings.Repeat("a", 65<<10) }), status: 413, code: "request_entity_too_large"},
 		{name: "unknown key id", body: ballot(func(m map[string]any) { m["key_id"] = strings.Repeat("0", 64) }), status: 422, code: "invalid", field: "key_id"},
 		{name: "no key id", body: ballot(func(m map[string]any) { delete(m, "key_id") }), status: 422, code: "invalid", field: "key_id"},
 		{name: "message not base64", body: ballot(func(m map[string]any) { m["message"] = "***" }), status: 422, code: "invalid", field: "token"},
@@ -882,20 +948,30 @@ func TestSurveyBallotBadInput(t *testing.T) {
 		}), status: 422, code: "invalid", field: "message"},
 		{name: "signature of another key", body: ballot(func(m map[string]any) { m["signature"] = survey.EncodeB64(other.Token.Signature) }),
 			status: 422, code: "invalid", field: "signature"},
-		{name: "missing item", body: ballot(answers(func(a map[string]any) { delete(a, qid) })), status: 422, code: "invalid", field: "answers." + qid},
-		{name: "no answers", body: ballot(func(m map[string]any) { delete(m, "answers") }), status: 422, code: "invalid", field: "answers." + qid},
-		{name: "answer 0", body: ballot(answers(func(a map[string]any) { a[qid] = 0 })), status: 422, code: "invalid", field: "answers." + qid},
-		{name: "answer 6", body: ballot(answers(func(a map[string]any) { a[qid] = 6 })), status: 422, code: "invalid", field: "answers." + qid},
-		{name: "answer -1", body: ballot(answers(func(a map[string]any) { a[qid] = -1 })), status: 422, code: "invalid", field: "answers." + qid},
-		{name: "unknown question", body: ballot(answers(func(a map[string]any) { a["999999"] = 3 })), status: 422, code: "invalid", field: "answers.999999"},
-		{name: "question 0", body: ballot(answers(func(a map[string]any) { a["0"] = 3 })), status: 422, code: "invalid", field: "answers.0"},
-		{name: "non-numeric question", body: ballot(answers(func(a map[string]any) { a["q1"] = 3 })), status: 422, code: "invalid", field: "answers"},
-		{name: "negative question", body: ballot(answers(func(a map[string]any) { a["-1"] = 3 })), status: 422, code: "invalid", field: "answers"},
-		{name: "answer as string", body: ballot(answers(func(a map[string]any) { a[qid] = "3" })), status: 400, code: "bad_request"},
-		{name: "answer as fraction", body: ballot(answers(func(a map[string]any) { a[qid] = 3.5 })), status: 400, code: "bad_request"},
-		{name: "answer null", body: ballot(answers(func(a map[string]any) { a[qid] = nil })), status: 422, code: "invalid", field: "answers." + qid},
-		{name: "comment 2001 chars", body: ballot(func(m map[string]any) { m["comment"] = strings.Repeat("x", 2001) }), status: 422, code: "invalid", field: "comment"},
-		{name: "comment 2001 runes", body: ballot(func(m map[string]any) { m["comment"] = strings.Repeat("é", 2001) }), status: 422, code: "invalid", field: "comment"},
+		// The sealed ballot itself.
+		{name: "sealed not base64", body: ballot(func(m map[string]any) { m["sealed"] = "a b c" }), status: 422, code: "invalid", field: "sealed"},
+		{name: "nothing sealed", body: ballot(func(m map[string]any) { delete(m, "sealed") }), status: 422, code: "invalid", field: "sealed"},
+		{name: "tampered sealed ballot", body: ballot(func(m map[string]any) { m["sealed"] = survey.EncodeB64(flipped) }), status: 422, code: "invalid", field: "sealed"},
+		{name: "truncated sealed ballot", body: ballot(func(m map[string]any) { m["sealed"] = survey.EncodeB64(validSealed[:len(validSealed)-1]) }), status: 422, code: "invalid", field: "sealed"},
+		{name: "sealed for another token", body: ballot(func(m map[string]any) { m["sealed"] = survey.EncodeB64(foreign) }), status: 422, code: "invalid", field: "sealed"},
+		{name: "answers in clear", body: ballot(clearAnswers(func(map[string]any) {})), status: 422, code: "invalid", field: "sealed"},
+		{name: "comment in clear", body: ballot(func(m map[string]any) { m["comment"] = "hello" }), status: 422, code: "invalid", field: "sealed"},
+		{name: "answer null in clear", body: ballot(clearAnswers(func(a map[string]any) { a[qid] = nil })), status: 422, code: "invalid", field: "sealed"},
+		{name: "non-numeric question", body: ballot(clearAnswers(func(a map[string]any) { a["q1"] = 3 })), status: 422, code: "invalid", field: "answers"},
+		{name: "negative question", body: ballot(clearAnswers(func(a map[string]any) { a["-1"] = 3 })), status: 422, code: "invalid", field: "answers"},
+		{name: "answer as string", body: ballot(clearAnswers(func(a map[string]any) { a[qid] = "3" })), status: 400, code: "bad_request"},
+		{name: "answer as fraction", body: ballot(clearAnswers(func(a map[string]any) { a[qid] = 3.5 })), status: 400, code: "bad_request"},
+		// What the sealed ballot says is validated once opened.
+		{name: "missing item", body: sealed(func(a map[uint]int) { delete(a, q3) }, ""), status: 422, code: "invalid", field: "answers." + qid},
+		{name: "no answers", body: sealed(func(a map[uint]int) { clear(a) }, ""), status: 422, code: "invalid", field: "answers." + qid},
+		{name: "answer 0", body: sealed(func(a map[uint]int) { a[q3] = 0 }, ""), status: 422, code: "invalid", field: "answers." + qid},
+		{name: "answer 6", body: sealed(func(a map[uint]int) { a[q3] = 6 }, ""), status: 422, code: "invalid", field: "answers." + qid},
+		{name: "answer 255", body: sealed(func(a map[uint]int) { a[q3] = 255 }, ""), status: 422, code: "invalid", field: "answers." + qid},
+		{name: "unknown question", body: sealed(func(a map[uint]int) { a[999999] = 3 }, ""), status: 422, code: "invalid", field: "answers.999999"},
+		{name: "question 0", body: sealed(func(a map[uint]int) { a[0] = 3 }, ""), status: 422, code: "invalid", field: "answers.0"},
+		{name: "comment 2001 chars", body: sealed(nil, strings.Repeat("x", 2001)), status: 422, code: "invalid", field: "comment"},
+		{name: "comment 2001 runes", body: sealed(nil, strings.Repeat("é", 2001)), status: 422, code: "invalid", field: "comment"},
+		{name: "comment not UTF-8", body: sealed(nil, "ok \xff"), status: 422, code: "invalid", field: "comment"},
 	}
 	e.checkBad(t, c, ballotPath, cases, func(t *testing.T) {})
 
@@ -905,7 +981,7 @@ func TestSurveyBallotBadInput(t *testing.T) {
 		t.Fatalf("after the bad ballots: %+v", n)
 	}
 	long := strings.Repeat("é", survey.MaxCommentRunes)
-	r := c.postJSON(ballotPath, ballot(func(m map[string]any) { m["comment"] = "  " + long + "\n" }))
+	r := c.postJSON(ballotPath, sealed(nil, "  "+long+"\n"))
 	wantStatus(t, r, http.StatusCreated)
 	if err := e.svc.Rounds.Close(e.ctx, e.round.ID); err != nil {
 		t.Fatalf("close: %v", err)
@@ -1059,5 +1135,62 @@ func TestSurveyFlowLogsAnonymously(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestSurveyPageWeight: the survey page with everything it loads (stylesheet, icon, scripts
+// and the modules they import) stays under 60 KB gzipped, so it opens quickly on a phone.
+func TestSurveyPageWeight(t *testing.T) {
+	t.Parallel()
+	e := newSurveyEnv(t)
+	c := e.client()
+	page := "/s/" + e.links[0].Secret
+	refRE := regexp.MustCompile(`(?:src|href)="(/static/[^"?]+)(?:\?[^"]*)?"`)
+	importRE := regexp.MustCompile(`(?:\bfrom|\bimport)\s*"([^"]+)"`)
+	seen := map[string]bool{}
+	total := 0
+	var files []string
+	var load func(path string)
+	load = func(path string) {
+		if seen[path] {
+			return
+		}
+		seen[path] = true
+		r := c.get(path)
+		wantStatus(t, r, http.StatusOK)
+		var gz bytes.Buffer
+		w, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
+		w.Write([]byte(r.Body))
+		w.Close()
+		total += gz.Len()
+		files = append(files, fmt.Sprintf("%s %d", path, gz.Len()))
+		if path == page {
+			for _, m := range refRE.FindAllStringSubmatch(r.Body, -1) {
+				load(m[1])
+			}
+		}
+		if strings.HasSuffix(path, ".js") || strings.HasSuffix(path, ".mjs") {
+			for _, m := range importRE.FindAllStringSubmatch(r.Body, -1) {
+				u, err := url.Parse(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ref, err := u.Parse(m[1])
+				if err != nil || !strings.HasPrefix(ref.Path, "/static/") {
+					t.Fatalf("%s imports %q", path, m[1])
+				}
+				load(ref.Path)
+			}
+		}
+	}
+	load(page)
+	for _, want := range []string{"/static/js/survey.js", "/static/js/seal.js", "/static/vendor/hpke/hpke.mjs", "/static/vendor/blindrsa/blindrsa.mjs"} {
+		if !seen[want] {
+			t.Errorf("%s was not found among what the page loads: %v", want, files)
+		}
+	}
+	t.Logf("survey page and what it loads, gzipped: %d bytes (%s)", total, strings.Join(files, ", "))
+	if total >= 60<<10 {
+		t.Errorf("the survey page weighs %d bytes gzipped, want under %d", total, 60<<10)
 	}
 }

@@ -192,8 +192,11 @@ func (e *env) respond(roundID uint, bs ...ballot) {
 		for _, q := range v.Questions {
 			answers[q.QuestionID] = b.answer(q)
 		}
-		if err := e.svc.Rounds.SubmitBallot(e.ctx, survey.BallotInput{KeyID: tok.KeyID, Message: tok.Message,
-			Signature: tok.Signature, Answers: answers, Comment: b.comment}); err != nil {
+		in, err := tok.Ballot(answers, b.comment)
+		if err != nil {
+			e.t.Fatalf("seal ballot of person %d: %v", b.person, err)
+		}
+		if err := e.svc.Rounds.SubmitBallot(e.ctx, in); err != nil {
 			e.t.Fatalf("submit ballot of person %d: %v", b.person, err)
 		}
 	}

@@ -9,7 +9,7 @@
 # Usage: scripts/refresh-vendor.sh
 # To add a package, add a vendor_pkg line at the bottom and list it in
 # frontend/static/vendor/README.md. Files that must be bundled rather than copied have their own
-# build script, called at the bottom (blindrsa: scripts/build-blindrsa.sh).
+# build script, called at the bottom (blindrsa: scripts/build-blindrsa.sh; hpke: scripts/build-hpke.sh).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -92,5 +92,7 @@ vendor_pkg echarts 5.4.3 dist/echarts.min.js
 # DevTools to check pages for accessibility problems.
 vendor_pkg_into "$root/cmd/pulse/e2e/testdata/axe" axe-core 4.14.1 axe.min.js LICENSE-3RD-PARTY.txt
 
-# Bundled, not copied: the blind-RSA client is built into one ES module by its own script.
+# Bundled, not copied: the blind-RSA client and the HPKE sealing client are each built into one
+# ES module by their own script.
 "$root/scripts/build-blindrsa.sh"
+"$root/scripts/build-hpke.sh"

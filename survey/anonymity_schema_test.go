@@ -19,11 +19,11 @@ import (
 // The anonymity tables of docs/ANONYMITY.md section 2 must not be able to order
 // or date a ballot, nor link it to a person, invitation or account.
 var anonymityModels = []any{
-	survey.RoundKey{}, survey.BoxBallot{}, survey.SpentToken{},
+	survey.RoundKey{}, survey.RoundBoxKey{}, survey.BoxBallot{}, survey.SpentToken{},
 	survey.Ballot{}, survey.Answer{}, survey.Comment{},
 }
 
-var anonymityTables = []string{"round_keys", "ballot_box", "spent_tokens", "ballots", "answers", "comments"}
+var anonymityTables = []string{"round_keys", "round_box_keys", "ballot_box", "spent_tokens", "ballots", "answers", "comments"}
 
 // forbiddenFieldNames would carry a time or a link to a person. UnitID is
 // allowed: it is the token unit, a group of at least k invitees.
@@ -257,8 +257,9 @@ func liveSchemaProblems(t *testing.T, db *gorm.DB, table string) []string {
 			}
 		}
 		// A single INTEGER PRIMARY KEY aliases the rowid, which counts up in
-		// insertion order.
-		if len(pks) == 1 && strings.EqualFold(strings.TrimSpace(pks[0].Type), "integer") {
+		// insertion order (unless the table has no rowid).
+		withoutRowid := strings.Contains(strings.ToUpper(ddl), "WITHOUT ROWID")
+		if len(pks) == 1 && strings.EqualFold(strings.TrimSpace(pks[0].Type), "integer") && !withoutRowid {
 			out = append(out, fmt.Sprintf("primary key %s is INTEGER and aliases the rowid", pks[0].Name))
 		}
 	default:

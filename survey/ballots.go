@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -35,34 +36,83 @@ const (
 // ErrTokenSpent means the token was already used for a ballot.
 var ErrTokenSpent = fmt.Errorf("this token was already used: %w", ErrConflict)
 
+// ManifestVersion names the manifest format.
+const ManifestVersion = "pulse-manifest/v2"
+
 // Manifest is the public key manifest of a round: the same bytes for every
-// caller, so nobody can be handed a personal key.
+// caller, so nobody can be handed a personal key. It lists each token unit
+// with its signing key, its teams and its number of invitees, so a survey
+// page can check that its unit pools at least MinGroupSize people, and the
+// round's box key that ballots are sealed to (absent for rounds launched
+// before sealed ballots).
 type Manifest struct {
-	Version string        `json:"version"`
-	Round   uint          `json:"round"`
-	Keys    []ManifestKey `json:"keys"`
+	Version      string        `json:"version"`
+	Round        uint          `json:"round"`
+	MinGroupSize int           `json:"min_group_size"`
+	Box          *ManifestBox  `json:"box,omitempty"`
+	Keys         []ManifestKey `json:"keys"`
 }
 
-// ManifestKey is one unit's public key.
+// ManifestBox is the round's HPKE box public key and suite.
+type ManifestBox struct {
+	KEM       string `json:"kem"`
+	KEMID     uint16 `json:"kem_id"`
+	KDFID     uint16 `json:"kdf_id"`
+	AEADID    uint16 `json:"aead_id"`
+	PublicKey string `json:"public_key"` // base64url, no padding
+}
+
+// ManifestKey is one token unit: its public key, invitees and teams.
 type ManifestKey struct {
-	Unit  uint   `json:"unit"`
-	KeyID string `json:"key_id"`
-	SPKI  string `json:"spki"` // base64url, no padding
+	Unit    uint     `json:"unit"`
+	KeyID   string   `json:"key_id"`
+	SPKI    string   `json:"spki"` // base64url, no padding
+	Invited int      `json:"invited"`
+	Teams   []string `json:"teams"`
 }
 
 // Manifest returns the round's manifest bytes and their SHA-256 (hex).
 func (s *RoundService) Manifest(ctx context.Context, roundID uint) ([]byte, string, error) {
+	db := s.db.WithContext(ctx)
 	var keys []RoundKey
-	if err := s.db.WithContext(ctx).Select("round_id, unit_id, key_id, public_key").Where("round_id = ?", roundID).
+	if err := db.Select("round_id, unit_id, key_id, public_key").Where("round_id = ?", roundID).
 		Order("unit_id").Find(&keys).Error; err != nil {
 		return nil, "", dbErr("manifest", err)
 	}
 	if len(keys) == 0 {
 		return nil, "", fmt.Errorf("survey: manifest: %w", ErrNotFound)
 	}
-	m := Manifest{Version: "pulse-manifest/v1", Round: roundID, Keys: make([]ManifestKey, len(keys))}
+	var r Round
+	if err := db.Select("id, min_group_size").First(&r, roundID).Error; err != nil {
+		return nil, "", dbErr("manifest round", err)
+	}
+	var teams []RoundTeam
+	if err := db.Select("team_id, name, unit_id, invited").Where("round_id = ?", roundID).
+		Order("name, team_id").Find(&teams).Error; err != nil {
+		return nil, "", dbErr("manifest teams", err)
+	}
+	invited := map[uint]int{}
+	names := map[uint][]string{}
+	for _, t := range teams {
+		invited[t.UnitID] += t.Invited
+		if t.Invited > 0 {
+			names[t.UnitID] = append(names[t.UnitID], t.Name)
+		}
+	}
+	m := Manifest{Version: ManifestVersion, Round: roundID, MinGroupSize: r.MinGroupSize, Keys: make([]ManifestKey, len(keys))}
+	var box []RoundBoxKey
+	if err := db.Select("round_id, public_key").Where("round_id = ?", roundID).Find(&box).Error; err != nil {
+		return nil, "", dbErr("manifest box", err)
+	}
+	if len(box) == 1 {
+		m.Box = &ManifestBox{KEM: BoxKEM, KEMID: BoxKEMID, KDFID: BoxKDFID, AEADID: BoxAEADID, PublicKey: encodeB64(box[0].PublicKey)}
+	}
 	for i, k := range keys {
-		m.Keys[i] = ManifestKey{Unit: k.UnitID, KeyID: k.KeyID, SPKI: encodeB64(k.PublicKey)}
+		ts := names[k.UnitID]
+		if ts == nil {
+			ts = []string{}
+		}
+		m.Keys[i] = ManifestKey{Unit: k.UnitID, KeyID: k.KeyID, SPKI: encodeB64(k.PublicKey), Invited: invited[k.UnitID], Teams: ts}
 	}
 	b, err := json.Marshal(m)
 	if err != nil {
@@ -185,22 +235,85 @@ func (s *RoundService) IssueToken(ctx context.Context, secret string, blinded []
 	return sig, nil
 }
 
-// BallotInput is an anonymous submission: a token and the answers.
+// BallotInput is an anonymous submission: a token and the ballot. A round
+// with a box key takes only Sealed (the HPKE-sealed ballot, see SealBallot);
+// Answers and Comment are the clear ballot of a round launched before sealed
+// ballots.
 type BallotInput struct {
 	KeyID     string
 	Message   []byte // the prepared message that was signed
 	Signature []byte
+	Sealed    []byte
 	Answers   map[uint]int
 	Comment   string
 }
 
-// boxPayload is how a ballot waits in the box until close.
+// boxPayload is how a clear ballot of a round launched before sealed
+// ballots waits in the box until close.
 type boxPayload struct {
 	Answers map[string]int `json:"a"`
 	Comment string         `json:"c,omitempty"`
 }
 
-// SubmitBallot checks a token and writes the ballot durably into the box.
+// validateBallot checks a ballot's answers against the round's questions
+// and its comment. Its messages name fields, never the values given.
+func validateBallot(qs []RoundQuestion, answers map[uint]int, comment string) error {
+	v := validation{}
+	known := map[uint]bool{}
+	for _, q := range qs {
+		known[q.QuestionID] = true
+		a, ok := answers[q.QuestionID]
+		switch {
+		case !ok:
+			v.add("answers."+strconv.FormatUint(uint64(q.QuestionID), 10), "please answer this statement")
+		case a < MinAnswer || a > MaxAnswer:
+			v.add("answers."+strconv.FormatUint(uint64(q.QuestionID), 10), fmt.Sprintf("choose a value from %d to %d", MinAnswer, MaxAnswer))
+		}
+	}
+	for id := range answers {
+		if !known[id] {
+			v.add("answers."+strconv.FormatUint(uint64(id), 10), "is not a question of this round")
+		}
+	}
+	if !utf8.ValidString(comment) {
+		v.add("comment", "is not valid text")
+	} else if utf8.RuneCountInString(comment) > MaxCommentRunes {
+		v.add("comment", fmt.Sprintf("use at most %d characters", MaxCommentRunes))
+	}
+	return v.err()
+}
+
+// roundBoxKey returns the round's box key row, or nil for a round launched
+// before sealed ballots.
+func roundBoxKey(db *gorm.DB, roundID uint) (*RoundBoxKey, error) {
+	var rows []RoundBoxKey
+	if err := db.Where("round_id = ?", roundID).Limit(1).Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	return &rows[0], nil
+}
+
+// boxOpenerOf decrypts a round's box key; nil when it was destroyed.
+func (s *RoundService) boxOpenerOf(bk *RoundBoxKey) (*boxOpener, error) {
+	if bk == nil || bk.PrivateKey == nil {
+		return nil, nil
+	}
+	if s.keys == nil {
+		return nil, errors.New("no keyring configured to open the round's box key")
+	}
+	seed, err := s.keys.openBoxSeed(bk.RoundID, bk.PrivateKey)
+	if err != nil {
+		return nil, err
+	}
+	return newBoxOpener(bk.RoundID, seed)
+}
+
+// SubmitBallot checks a token, opens a sealed ballot in memory to validate
+// it, and writes the ballot durably into the box: only its ciphertext, for a
+// round with a box key. The plaintext is never written, logged or kept.
 func (s *RoundService) SubmitBallot(ctx context.Context, in BallotInput) error {
 	key, err := s.submitKey(ctx, strings.ToLower(in.KeyID))
 	if err != nil {
@@ -220,39 +333,48 @@ func (s *RoundService) SubmitBallot(ctx context.Context, in BallotInput) error {
 	if err != nil {
 		return err
 	}
-	v := validation{}
-	known := map[uint]bool{}
-	for _, q := range qs {
-		known[q.QuestionID] = true
-		a, ok := in.Answers[q.QuestionID]
-		switch {
-		case !ok:
-			v.add("answers."+strconv.FormatUint(uint64(q.QuestionID), 10), "please answer this statement")
-		case a < MinAnswer || a > MaxAnswer:
-			v.add("answers."+strconv.FormatUint(uint64(q.QuestionID), 10), fmt.Sprintf("choose a value from %d to %d", MinAnswer, MaxAnswer))
-		}
-	}
-	for id := range in.Answers {
-		if !known[id] {
-			v.add("answers."+strconv.FormatUint(uint64(id), 10), "is not a question of this round")
-		}
-	}
-	comment := strings.TrimSpace(in.Comment)
-	if !utf8.ValidString(comment) {
-		v.add("comment", "is not valid text")
-	} else if utf8.RuneCountInString(comment) > MaxCommentRunes {
-		v.add("comment", fmt.Sprintf("use at most %d characters", MaxCommentRunes))
-	}
-	if err := v.err(); err != nil {
-		return err
-	}
-	payload := boxPayload{Answers: map[string]int{}, Comment: comment}
-	for id, a := range in.Answers {
-		payload.Answers[strconv.FormatUint(uint64(id), 10)] = a
-	}
-	body, err := json.Marshal(payload)
+	bk, err := roundBoxKey(s.db.WithContext(ctx), key.roundID)
 	if err != nil {
-		return err
+		return dbErr("submit box key", err)
+	}
+	var body, token []byte
+	if bk != nil {
+		if in.Answers != nil || in.Comment != "" {
+			return &ValidationError{Fields: map[string]string{"sealed": "this round takes sealed ballots only: send the answers sealed"}}
+		}
+		if len(in.Sealed) != SealedBallotLen {
+			return &ValidationError{Fields: map[string]string{"sealed": fmt.Sprintf("must be %d bytes", SealedBallotLen)}}
+		}
+		opener, err := s.boxOpenerOf(bk)
+		if err != nil {
+			return fmt.Errorf("survey: submit: %w", err)
+		}
+		if opener == nil {
+			return fmt.Errorf("survey: submit: %w", ErrRoundClosed)
+		}
+		answers, comment, err := opener.open(in.Message, in.Sealed)
+		if err != nil {
+			return &ValidationError{Fields: map[string]string{"sealed": "does not open with this round's key and token (altered, or sealed for another round or token)"}}
+		}
+		if err := validateBallot(qs, answers, strings.TrimSpace(comment)); err != nil {
+			return err
+		}
+		body, token = in.Sealed, in.Message
+	} else {
+		if in.Sealed != nil {
+			return &ValidationError{Fields: map[string]string{"sealed": "this round was launched before sealed ballots and takes clear answers"}}
+		}
+		comment := strings.TrimSpace(in.Comment)
+		if err := validateBallot(qs, in.Answers, comment); err != nil {
+			return err
+		}
+		payload := boxPayload{Answers: map[string]int{}, Comment: comment}
+		for id, a := range in.Answers {
+			payload.Answers[strconv.FormatUint(uint64(id), 10)] = a
+		}
+		if body, err = json.Marshal(payload); err != nil {
+			return err
+		}
 	}
 	id, err := uuid.NewRandom()
 	if err != nil {
@@ -274,7 +396,7 @@ func (s *RoundService) SubmitBallot(ctx context.Context, in BallotInput) error {
 			}
 			return err
 		}
-		return tx.Exec("INSERT INTO ballot_box (id, round_id, unit_id, payload) VALUES (?, ?, ?, ?)", id.String(), key.roundID, key.unitID, body).Error
+		return tx.Exec("INSERT INTO ballot_box (id, round_id, unit_id, payload, token) VALUES (?, ?, ?, ?, ?)", id.String(), key.roundID, key.unitID, body, token).Error
 	})
 	if err != nil {
 		return dbErr("submit", err)
@@ -282,13 +404,78 @@ func (s *RoundService) SubmitBallot(ctx context.Context, in BallotInput) error {
 	return nil
 }
 
-// Close ends an open round: in one transaction it moves the ballot box, in
-// shuffled order, into the result tables, empties the box, forgets spent
-// tokens, destroys the private keys and marks the release as owed. Then it
-// compacts the box's storage and writes the release, which clears the mark.
-// If the release fails (or the process stops first), the round stays closed
-// and marked, Close returns ErrReleasePending, and the scheduler completes
-// the release later.
+// openedBallot is a box entry opened at close, in memory only.
+type openedBallot struct {
+	unitID  uint
+	answers map[uint]int
+	comment string
+	valid   bool
+}
+
+// openBox opens and validates every entry of a closing round's box on all
+// cores. An entry that does not open, decode or validate is marked invalid.
+func openBox(box []BoxBallot, opener *boxOpener, qs []RoundQuestion) []openedBallot {
+	out := make([]openedBallot, len(box))
+	one := func(i int) {
+		b := &box[i]
+		o := openedBallot{unitID: b.UnitID}
+		var err error
+		if b.Token != nil {
+			if opener == nil {
+				return
+			}
+			if o.answers, o.comment, err = opener.open(b.Token, b.Payload); err != nil {
+				return
+			}
+		} else {
+			var p boxPayload
+			if err := json.Unmarshal(b.Payload, &p); err != nil {
+				return
+			}
+			o.answers, o.comment = make(map[uint]int, len(p.Answers)), p.Comment
+			for q, v := range p.Answers {
+				qid, err := strconv.ParseUint(q, 10, 32)
+				if err != nil || strconv.FormatUint(qid, 10) != q {
+					return
+				}
+				o.answers[uint(qid)] = v
+			}
+		}
+		o.comment = strings.TrimSpace(o.comment)
+		if validateBallot(qs, o.answers, o.comment) != nil {
+			return
+		}
+		o.valid = true
+		out[i] = o
+	}
+	var wg sync.WaitGroup
+	next := make(chan int, 256)
+	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				one(i)
+			}
+		}()
+	}
+	for i := range box {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return out
+}
+
+// Close ends an open round: in one transaction it opens every ballot of the
+// box in memory, counts those that do not open or validate as invalid,
+// writes the valid ones in shuffled order into the result tables, empties
+// the box, forgets spent tokens, clears the invitations' blinded messages
+// and signatures, destroys the round's private keys (signing and box) and
+// marks the release as owed. Then it compacts the box's storage and writes
+// the release, which clears the mark. If the release fails (or the process
+// stops first), the round stays closed and marked, Close returns
+// ErrReleasePending, and the scheduler completes the release later.
 func (s *RoundService) Close(ctx context.Context, roundID uint) error {
 	if s.releaser == nil {
 		return fmt.Errorf("survey: close: %w", errNoReleaser)
@@ -305,35 +492,48 @@ func (s *RoundService) Close(ctx context.Context, roundID uint) error {
 		if err := tx.Where("round_id = ?", roundID).Find(&box).Error; err != nil {
 			return err
 		}
-		if err := shuffle(len(box), func(i, j int) { box[i], box[j] = box[j], box[i] }); err != nil {
+		bk, err := roundBoxKey(tx, roundID)
+		if err != nil {
 			return err
 		}
-		ballots := make([]Ballot, 0, len(box))
+		// A box key that cannot be decrypted stops the close: destroying it
+		// now would lose every ballot.
+		opener, err := s.boxOpenerOf(bk)
+		if err != nil {
+			return fmt.Errorf("the round's box key: %w", err)
+		}
+		var qs []RoundQuestion
+		if err := tx.Where("round_id = ?", roundID).Find(&qs).Error; err != nil {
+			return err
+		}
+		opened := openBox(box, opener, qs)
+		box = nil
+		if err := shuffle(len(opened), func(i, j int) { opened[i], opened[j] = opened[j], opened[i] }); err != nil {
+			return err
+		}
+		ballots := make([]Ballot, 0, len(opened))
 		var answers []Answer
 		var comments []Comment
-		for _, b := range box {
-			var p boxPayload
-			if err := json.Unmarshal(b.Payload, &p); err != nil {
-				return fmt.Errorf("ballot box entry unreadable: %w", err)
+		invalid := 0
+		for _, b := range opened {
+			if !b.valid {
+				invalid++
+				continue
 			}
 			id, err := uuid.NewRandom()
 			if err != nil {
 				return err
 			}
-			ballots = append(ballots, Ballot{ID: id.String(), RoundID: roundID, UnitID: b.UnitID})
-			for q, v := range p.Answers {
-				qid, err := strconv.ParseUint(q, 10, 32)
-				if err != nil {
-					return fmt.Errorf("ballot box entry has a bad question id")
-				}
-				answers = append(answers, Answer{BallotID: id.String(), QuestionID: uint(qid), Value: v})
+			ballots = append(ballots, Ballot{ID: id.String(), RoundID: roundID, UnitID: b.unitID})
+			for q, v := range b.answers {
+				answers = append(answers, Answer{BallotID: id.String(), QuestionID: q, Value: v})
 			}
-			if p.Comment != "" {
+			if b.comment != "" {
 				cid, err := uuid.NewRandom()
 				if err != nil {
 					return err
 				}
-				comments = append(comments, Comment{ID: cid.String(), RoundID: roundID, UnitID: b.UnitID, Text: p.Comment})
+				comments = append(comments, Comment{ID: cid.String(), RoundID: roundID, UnitID: b.unitID, Text: b.comment})
 			}
 		}
 		// Comments are shuffled on their own so their order says nothing
@@ -355,12 +555,20 @@ func (s *RoundService) Close(ctx context.Context, roundID uint) error {
 		if err := tx.Where("round_id = ?", roundID).Delete(&SpentToken{}).Error; err != nil {
 			return err
 		}
+		// One statement for the whole round: no per-row write order of
+		// these updates survives.
+		if err := tx.Exec("UPDATE invitations SET blinded_hash = NULL, blind_signature = NULL WHERE round_id = ?", roundID).Error; err != nil {
+			return err
+		}
 		if err := tx.Model(&RoundKey{}).Where("round_id = ?", roundID).Update("private_key", nil).Error; err != nil {
+			return err
+		}
+		if err := tx.Model(&RoundBoxKey{}).Where("round_id = ?", roundID).Update("private_key", nil).Error; err != nil {
 			return err
 		}
 		now := s.now()
 		return tx.Model(&Round{}).Where("id = ?", roundID).Updates(map[string]any{"status": RoundClosed, "closed_at": now, "updated_at": now,
-			"release_pending": true}).Error
+			"release_pending": true, "invalid_ballots": invalid}).Error
 	})
 	if err != nil {
 		return dbErr("close", err)
@@ -380,7 +588,7 @@ func (s *RoundService) Close(ctx context.Context, roundID uint) error {
 func compactBox(ctx context.Context, db *gorm.DB) error {
 	db = db.WithContext(ctx)
 	if db.Dialector.Name() == "postgres" {
-		for _, t := range []string{"ballot_box", "spent_tokens", "round_keys"} {
+		for _, t := range []string{"ballot_box", "spent_tokens", "round_keys", "round_box_keys", "invitations"} {
 			if err := db.Exec("VACUUM " + t).Error; err != nil {
 				return err
 			}

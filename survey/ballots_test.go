@@ -3,7 +3,6 @@ package survey_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -147,7 +146,7 @@ func TestSubmitBallot(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		tok := b.finalize(t, s.keys[s.root].KeyID, sig)
+		tok := e.sealable(b.finalize(t, s.keys[s.root].KeyID, sig))
 		refused(t, ballot(tok, threes, ""), "message")
 		tok.KeyID = s.keys[s.x].KeyID
 		refused(t, ballot(tok, threes, ""), "signature")
@@ -158,7 +157,7 @@ func TestSubmitBallot(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		tok = b.finalize(t, s.keys[s.root].KeyID, sig)
+		tok = e.sealable(b.finalize(t, s.keys[s.root].KeyID, sig))
 		refused(t, ballot(tok, threes, ""), "message")
 		tok.KeyID = otherKeys[s.root].KeyID
 		refused(t, ballot(tok, threes, ""), "signature")
@@ -209,7 +208,7 @@ func TestSubmitBallot(t *testing.T) {
 		refused(t, with(func(a map[uint]int) { delete(a, first) }), field)
 		refused(t, with(func(a map[uint]int) { a[first] = 0 }), field)
 		refused(t, with(func(a map[uint]int) { a[first] = 6 }), field)
-		refused(t, with(func(a map[uint]int) { a[first] = -1 }), field)
+		refused(t, with(func(a map[uint]int) { a[first] = 255 }), field) // the largest a sealed answer carries
 		refused(t, with(func(a map[uint]int) { a[999999] = 3 }), "answers.999999")
 		refused(t, ballot(tok, nil, ""), field)
 		// A bank question that this round does not ask.
@@ -411,33 +410,25 @@ func TestCloseRound(t *testing.T) {
 		t.Fatalf("before close: box %d spent %d, want %d", got.box, got.spent, n)
 	}
 
-	// Positive control of the measurement below: the open box, read the
-	// same way, does follow arrival order (docs/ANONYMITY.md section 5: a dump taken
-	// during an open round shows insertion order). If this stops holding,
-	// the order check after close proves nothing.
-	var payloads [][]byte
-	if err := e.db.Raw("SELECT payload FROM ballot_box WHERE round_id = ?", r.ID).Scan(&payloads).Error; err != nil {
+	// Positive control of the measurement below: a table written in arrival
+	// order (spent tokens), read the same way, does follow arrival order
+	// (docs/ANONYMITY.md section 5: a dump taken during an open round shows insertion
+	// order; that is why ballots are sealed). If this stops holding, the
+	// order check after close proves nothing.
+	arrival := map[string]int{}
+	for i := range n {
+		arrival[sha256Hex(string(toks[i].Message))] = i
+	}
+	var nullifiers []string
+	if err := e.db.Raw("SELECT nullifier FROM spent_tokens WHERE round_id = ?", r.ID).Scan(&nullifiers).Error; err != nil {
 		t.Fatal(err)
 	}
-	boxIndex := make([]int, len(payloads))
-	for p, b := range payloads {
-		var pl struct {
-			A map[string]int `json:"a"`
-		}
-		if err := json.Unmarshal(b, &pl); err != nil {
-			t.Fatalf("box payload: %v", err)
-		}
-		for q, v := range pl.A {
-			id, _ := strconv.ParseUint(q, 10, 32)
-			for _, rq := range qs {
-				if rq.QuestionID == uint(id) {
-					boxIndex[p] += (v - 1) * int(math.Pow(5, float64(rq.Position)))
-				}
-			}
-		}
+	boxIndex := make([]int, len(nullifiers))
+	for p, nf := range nullifiers {
+		boxIndex[p] = arrival[nf]
 	}
 	if rho := spearman(seq(len(boxIndex)), boxIndex); len(boxIndex) != n || rho < 0.9 {
-		t.Errorf("control: open box of %d rows has rho %.3f, want %d rows in arrival order", len(boxIndex), rho, n)
+		t.Errorf("control: %d spent tokens have rho %.3f, want %d rows in arrival order", len(boxIndex), rho, n)
 	}
 
 	if err := e.svc.Rounds.Close(e.ctx, r.ID); err != nil {
@@ -866,10 +857,18 @@ func TestCloseLeavesNoBoxRemnantsSQLite(t *testing.T) {
 		}
 		return all
 	}
-	// The box payload is JSON: {"a":{...},"c":"..."}.
-	marker := []byte(`{"a":{"`)
-	if !bytes.Contains(read(), marker) {
+	// A sealed box row keeps its token's prepared message in clear:
+	// <32 random bytes>pulse/v1|<round>|<unit>|<nonce>.
+	marker := []byte(survey.MessagePrefix + "|")
+	open := read()
+	if !bytes.Contains(open, marker) {
 		t.Fatal("control: the open box is not visible in the files; the check below proves nothing")
+	}
+	// The comments themselves are sealed while the round is open.
+	for _, c := range comments {
+		if bytes.Contains(open, []byte(c)) {
+			t.Errorf("comment %q is in the files of an open round", c)
+		}
 	}
 	if err := e.svc.Rounds.Close(e.ctx, s.round.ID); err != nil {
 		t.Fatal(err)

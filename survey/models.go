@@ -113,6 +113,9 @@ type Round struct {
 	// cleared in the one that writes its release: a closed round with it
 	// set still owes its results, and the scheduler completes them.
 	ReleasePending bool `gorm:"not null;default:false"`
+	// InvalidBallots counts the ballots that close found in the box but
+	// could not open or validate: counted, never silently dropped.
+	InvalidBallots int `gorm:"not null;default:0"`
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
 }
@@ -170,13 +173,28 @@ type RoundKey struct {
 	PrivateKey []byte
 }
 
+// RoundBoxKey is the HPKE key pair ballots of a round are sealed to
+// (ANONYMITY.md section 5). PrivateKey is the key's seed, encrypted at rest
+// under the instance secret and set to NULL when the round closes. Rounds
+// launched before sealed ballots have no row.
+type RoundBoxKey struct {
+	RoundID    uint   `gorm:"primaryKey;autoIncrement:false"`
+	PublicKey  []byte `gorm:"not null"`
+	PrivateKey []byte
+}
+
 // BoxBallot is a ballot in the ballot box of an open round, written durably
-// on arrival and moved, shuffled, into Ballot/Answer/Comment at close.
+// on arrival and moved, shuffled, into Ballot/Answer/Comment at close. When
+// Token is set, Payload is a sealed ballot (HPKE ciphertext bound to the
+// token's prepared message); rows without it are clear ballots of rounds
+// launched before sealed ballots. On SQLite the table has no rowid: rows
+// are kept in the order of their random ids.
 type BoxBallot struct {
 	ID      string `gorm:"primaryKey;size:36"`
 	RoundID uint   `gorm:"not null;index"`
 	UnitID  uint   `gorm:"not null"`
 	Payload []byte `gorm:"not null"`
+	Token   []byte
 }
 
 // TableName names the box table.

@@ -77,7 +77,8 @@ func pickQuestions(qs []Question, perRound, number int) []Question {
 
 // Launch opens a new round of a program: it snapshots the hierarchy,
 // invitees and questions, generates one signing key per token unit and
-// creates one invitation per active person.
+// creates one invitation per active person. It also generates the round's
+// box key pair, which the browser seals ballots to.
 func (s *RoundService) Launch(ctx context.Context, programID uint) (*Round, error) {
 	if s.keys == nil {
 		return nil, errors.New("survey: launch: no keyring configured")
@@ -133,6 +134,10 @@ func (s *RoundService) Launch(ctx context.Context, programID uint) (*Round, erro
 	keys, err := generateKeys(len(unitIDs))
 	if err != nil {
 		return nil, fmt.Errorf("survey: launch: keys: %w", err)
+	}
+	box, err := generateBoxKey()
+	if err != nil {
+		return nil, fmt.Errorf("survey: launch: box key: %w", err)
 	}
 
 	var round Round
@@ -197,6 +202,13 @@ func (s *RoundService) Launch(ctx context.Context, programID uint) (*Round, erro
 			rks[i] = RoundKey{RoundID: round.ID, UnitID: u, KeyID: keys[i].keyID, PublicKey: keys[i].spki, PrivateKey: sealed}
 		}
 		if err := tx.CreateInBatches(rks, 200).Error; err != nil {
+			return err
+		}
+		sealedBox, err := s.keys.sealBoxSeed(round.ID, box.seed)
+		if err != nil {
+			return err
+		}
+		if err := tx.Create(&RoundBoxKey{RoundID: round.ID, PublicKey: box.public, PrivateKey: sealedBox}).Error; err != nil {
 			return err
 		}
 		invs := make([]Invitation, len(invitees))

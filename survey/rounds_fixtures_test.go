@@ -221,9 +221,14 @@ func (e *env) answers(roundID uint, value func(pos int) int) map[uint]int {
 	return out
 }
 
-// ballot is a valid submission of tok with the given answers.
+// ballot is the submission of tok with the given answers, sealed as the
+// survey page seals it.
 func ballot(tok *survey.Token, answers map[uint]int, comment string) survey.BallotInput {
-	return survey.BallotInput{KeyID: tok.KeyID, Message: tok.Message, Signature: tok.Signature, Answers: answers, Comment: comment}
+	in, err := tok.Ballot(answers, comment)
+	if err != nil {
+		panic(fmt.Sprintf("seal ballot: %v", err))
+	}
+	return in
 }
 
 // countWhere counts the rows of table matching where.
@@ -326,6 +331,23 @@ func (b *blinding) finalize(t *testing.T, keyID string, blindSig []byte) *survey
 		t.Fatalf("finalize: %v", err)
 	}
 	return &survey.Token{KeyID: keyID, Message: b.prepared, Signature: sig}
+}
+
+// sealable gives a token finalized by hand what the survey page takes from
+// the manifest to seal its ballot: the round of its key and the round's box
+// public key.
+func (e *env) sealable(tok *survey.Token) *survey.Token {
+	e.t.Helper()
+	var k survey.RoundKey
+	if err := e.db.Where("key_id = ?", tok.KeyID).First(&k).Error; err != nil {
+		e.t.Fatalf("key of token: %v", err)
+	}
+	var bk survey.RoundBoxKey
+	if err := e.db.Where("round_id = ?", k.RoundID).First(&bk).Error; err != nil {
+		e.t.Fatalf("box key of round %d: %v", k.RoundID, err)
+	}
+	tok.Round, tok.BoxKey = k.RoundID, bk.PublicKey
+	return tok
 }
 
 // nonce is 32 random bytes for a token message.

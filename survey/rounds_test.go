@@ -396,7 +396,7 @@ func TestIssueToken(t *testing.T) {
 			t.Error("survey view does not say the token was issued")
 		}
 		// The winner's token is a real one.
-		tok := bl[winner].finalize(t, s.keys[s.x].KeyID, sigs[winner])
+		tok := e.sealable(bl[winner].finalize(t, s.keys[s.x].KeyID, sigs[winner]))
 		if err := e.svc.Rounds.SubmitBallot(e.ctx, ballot(tok, e.answers(s.round.ID, func(int) int { return 3 }), "")); err != nil {
 			t.Errorf("submit with the issued token: %v", err)
 		}

@@ -824,8 +824,11 @@ func TestSchedulerClosesDemoRound(t *testing.T) {
 		for _, q := range v.Questions {
 			answers[q.QuestionID] = 4
 		}
-		if err := e.svc.Rounds.SubmitBallot(e.ctx, survey.BallotInput{KeyID: tok.KeyID, Message: tok.Message,
-			Signature: tok.Signature, Answers: answers}); err != nil {
+		in, err := tok.Ballot(answers, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.svc.Rounds.SubmitBallot(e.ctx, in); err != nil {
 			t.Fatal(err)
 		}
 		if answered++; answered == 12 {

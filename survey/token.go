@@ -130,25 +130,52 @@ func keyAAD(roundID, unitID uint) []byte {
 
 // seal encrypts a unit's private key, bound to its round and unit.
 func (k *Keyring) seal(roundID, unitID uint, sk *rsa.PrivateKey) ([]byte, error) {
-	nonce := make([]byte, k.aead.NonceSize())
-	if _, err := rand.Read(nonce); err != nil {
-		return nil, err
-	}
-	plain := x509.MarshalPKCS1PrivateKey(sk)
-	return k.aead.Seal(nonce, nonce, plain, keyAAD(roundID, unitID)), nil
+	return k.sealBytes(keyAAD(roundID, unitID), x509.MarshalPKCS1PrivateKey(sk))
 }
 
 // open decrypts a unit's private key.
 func (k *Keyring) open(roundID, unitID uint, sealed []byte) (*rsa.PrivateKey, error) {
+	plain, err := k.openBytes(keyAAD(roundID, unitID), sealed)
+	if err != nil {
+		return nil, err
+	}
+	return x509.ParsePKCS1PrivateKey(plain)
+}
+
+func boxKeyAAD(roundID uint) []byte {
+	b := make([]byte, 4)
+	binary.BigEndian.PutUint32(b, uint32(roundID))
+	return append([]byte("pulse box key|"), b...)
+}
+
+// sealBoxSeed encrypts the seed of a round's box key, bound to its round.
+func (k *Keyring) sealBoxSeed(roundID uint, seed []byte) ([]byte, error) {
+	return k.sealBytes(boxKeyAAD(roundID), seed)
+}
+
+// openBoxSeed decrypts the seed of a round's box key.
+func (k *Keyring) openBoxSeed(roundID uint, sealed []byte) ([]byte, error) {
+	return k.openBytes(boxKeyAAD(roundID), sealed)
+}
+
+func (k *Keyring) sealBytes(aad, plain []byte) ([]byte, error) {
+	nonce := make([]byte, k.aead.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, err
+	}
+	return k.aead.Seal(nonce, nonce, plain, aad), nil
+}
+
+func (k *Keyring) openBytes(aad, sealed []byte) ([]byte, error) {
 	n := k.aead.NonceSize()
 	if len(sealed) < n {
 		return nil, errors.New("sealed key too short")
 	}
-	plain, err := k.aead.Open(nil, sealed[:n], sealed[n:], keyAAD(roundID, unitID))
+	plain, err := k.aead.Open(nil, sealed[:n], sealed[n:], aad)
 	if err != nil {
 		return nil, errors.New("cannot decrypt the round key: was the secret key file replaced?")
 	}
-	return x509.ParsePKCS1PrivateKey(plain)
+	return plain, nil
 }
 
 // linkSecret derives an invitation's 128-bit link secret. Only its hash is

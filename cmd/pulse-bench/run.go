@@ -218,6 +218,18 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 	if err != nil {
 		return nil, fmt.Errorf("finalize: %w", err)
 	}
+	// Ballots are sealed to the round's box key from the manifest, as the page seals them.
+	var m survey.Manifest
+	if err := json.Unmarshal(manifest, &m); err != nil || m.Box == nil {
+		return nil, fmt.Errorf("manifest: no box key (%v)", err)
+	}
+	boxKey, err := survey.DecodeB64(m.Box.PublicKey)
+	if err != nil {
+		return nil, fmt.Errorf("manifest box key: %w", err)
+	}
+	for _, tok := range tokens {
+		tok.Round, tok.BoxKey = round.ID, boxKey
+	}
 
 	// (1) Submissions over HTTP, every token once.
 	var rq []survey.RoundQuestion
@@ -226,10 +238,16 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 	}
 	// Request bodies are encoded before the timed phase, as a browser would.
 	bodies := make([]json.RawMessage, len(tokens))
-	for i, tok := range tokens {
-		if bodies[i], err = json.Marshal(ballotBody(tok, rq, i)); err != nil {
-			return nil, err
+	err = parallel(ctx, runtime.GOMAXPROCS(0), len(tokens), func(i int) error {
+		b, err := ballotBody(tokens[i], rq, i)
+		if err != nil {
+			return err
 		}
+		bodies[i], err = json.Marshal(b)
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	o.Log.Info("submitting", "ballots", len(tokens))
 	if o.CPUProfile != "" {
@@ -440,18 +458,22 @@ func invitees(ctx context.Context, pool *pgxpool.Pool, svc *survey.Services, rou
 	return out, nil
 }
 
-// ballotBody is a complete ballot; about one in twenty carries a comment.
-func ballotBody(tok *survey.Token, rq []survey.RoundQuestion, i int) map[string]any {
-	answers := map[string]int{}
+// ballotBody is a complete ballot, sealed; about one in twenty carries a comment.
+func ballotBody(tok *survey.Token, rq []survey.RoundQuestion, i int) (map[string]any, error) {
+	answers := map[uint]int{}
 	for j, q := range rq {
-		answers[fmt.Sprint(q.QuestionID)] = 1 + (i*7+j*3)%5
+		answers[q.QuestionID] = 1 + (i*7+j*3)%5
 	}
-	b := map[string]any{"key_id": tok.KeyID, "message": survey.EncodeB64(tok.Message),
-		"signature": survey.EncodeB64(tok.Signature), "answers": answers}
+	comment := ""
 	if i%20 == 0 {
-		b["comment"] = "The weekly planning meeting runs long; shorter stand-ups would help us focus."
+		comment = "The weekly planning meeting runs long; shorter stand-ups would help us focus."
 	}
-	return b
+	in, err := tok.Ballot(answers, comment)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"key_id": tok.KeyID, "message": survey.EncodeB64(tok.Message),
+		"signature": survey.EncodeB64(tok.Signature), "sealed": survey.EncodeB64(in.Sealed)}, nil
 }
 
 // rawSubmissions runs the write transaction of a submission (share lock on
@@ -469,11 +491,11 @@ func rawSubmissions(ctx context.Context, pool *pgxpool.Pool, gen *genInfo, clien
 	if err != nil {
 		return 0, 0, err
 	}
-	answers := map[string]int{}
-	for j := 0; j < nq; j++ {
-		answers[fmt.Sprint(1000+j)] = 1 + j%5
-	}
-	payload, _ := json.Marshal(map[string]any{"a": answers})
+	// A sealed ballot's size and a token message's, as the server stores them.
+	payload := make([]byte, survey.SealedBallotLen)
+	rand.Read(payload)
+	token := make([]byte, 32+len(survey.TokenMessage(uint(roundID), uint(gen.deptID), make([]byte, 32))))
+	rand.Read(token)
 	unit := int64(gen.deptID)
 	var count atomic.Int64
 	deadline := time.Now().Add(d)
@@ -499,8 +521,8 @@ func rawSubmissions(ctx context.Context, pool *pgxpool.Pool, gen *genInfo, clien
 					if _, err := tx.Exec(ctx, "INSERT INTO spent_tokens (nullifier, round_id) VALUES ($1, $2)", fmt.Sprintf("%x", nb), roundID); err != nil {
 						return err
 					}
-					_, err := tx.Exec(ctx, "INSERT INTO ballot_box (id, round_id, unit_id, payload) VALUES ($1, $2, $3, $4)",
-						uuid.NewString(), roundID, unit, payload)
+					_, err := tx.Exec(ctx, "INSERT INTO ballot_box (id, round_id, unit_id, payload, token) VALUES ($1, $2, $3, $4, $5)",
+						uuid.NewString(), roundID, unit, payload, token)
 					return err
 				})
 				if err != nil {

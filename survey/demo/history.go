@@ -280,8 +280,11 @@ func replayRound(ctx context.Context, root *survey.Services, programID uint, t i
 			pool := comments[lowest]
 			comment = pool[rng.IntN(len(pool))]
 		}
-		if err := svc.Rounds.SubmitBallot(ctx, survey.BallotInput{KeyID: tok.KeyID, Message: tok.Message,
-			Signature: tok.Signature, Answers: answers, Comment: comment}); err != nil {
+		in, err := tok.Ballot(answers, comment)
+		if err != nil {
+			return err
+		}
+		if err := svc.Rounds.SubmitBallot(ctx, in); err != nil {
 			return err
 		}
 	}

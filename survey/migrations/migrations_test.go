@@ -2,6 +2,7 @@ package migrations_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -116,6 +117,55 @@ func TestReleasePendingMarksUnreleasedRounds(t *testing.T) {
 	for _, r := range rs {
 		if r.ReleasePending != want[r.ID] {
 			t.Errorf("round %d (%s): release pending %v, want %v", r.ID, r.Status, r.ReleasePending, want[r.ID])
+		}
+	}
+}
+
+// TestSealedBallotsKeepsClearBox upgrades a database whose open round has
+// clear ballots in the box: they survive the rebuild of the box, as clear
+// ballots (no token), and the box has no rowid on SQLite.
+func TestSealedBallotsKeepsClearBox(t *testing.T) {
+	db := surveytest.OpenEmpty(t)
+	ctx := context.Background()
+	if err := migrations.UpTo(ctx, db, "0008_indexes"); err != nil {
+		t.Fatal(err)
+	}
+	now := "2026-01-05 09:00:00"
+	for _, q := range []string{
+		"INSERT INTO programs (id, name, cadence, interval_weeks, weekday, time_of_day, open_days, items_per_round, min_group_size, active, created_at, updated_at) " +
+			"VALUES (1, 'Pulse', 'weekly', 1, 1, '09:00', 5, 8, 5, true, '" + now + "', '" + now + "')",
+		"INSERT INTO rounds (id, program_id, number, status, min_group_size, opens_at, closes_at, created_at, updated_at) " +
+			"VALUES (1, 1, 1, 'open', 5, '" + now + "', '" + now + "', '" + now + "', '" + now + "')",
+		"INSERT INTO ballot_box (id, round_id, unit_id, payload) VALUES ('6f1c1f7e-4b7a-4c1e-9c55-0d5f3f0e2a11', 1, 1, '{\"a\":{\"1\":3}}')",
+		"INSERT INTO ballot_box (id, round_id, unit_id, payload) VALUES ('0a2b3c4d-5e6f-4a1b-8c2d-3e4f5a6b7c8d', 1, 1, '{\"a\":{\"1\":4}}')",
+	} {
+		if err := db.Exec(q).Error; err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if err := migrations.Up(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	var rows []survey.BoxBallot
+	if err := db.Order("id").Find(&rows).Error; err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 2 || rows[0].Token != nil || string(rows[1].Payload) != `{"a":{"1":3}}` {
+		t.Fatalf("box after upgrade: %+v", rows)
+	}
+	var r survey.Round
+	if err := db.First(&r, 1).Error; err != nil || r.InvalidBallots != 0 {
+		t.Fatalf("round after upgrade: %+v, %v", r, err)
+	}
+	if db.Dialector.Name() == "sqlite" {
+		var ddl string
+		db.Raw("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'ballot_box'").Scan(&ddl)
+		if !strings.Contains(ddl, "WITHOUT ROWID") {
+			t.Errorf("ballot_box keeps a rowid: %s", ddl)
+		}
+		// The round cannot be deleted while ballots wait in its box.
+		if err := db.Exec("DELETE FROM rounds WHERE id = 1").Error; err == nil {
+			t.Error("the box lost its foreign key to rounds")
 		}
 	}
 }

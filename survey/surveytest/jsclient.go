@@ -19,6 +19,12 @@ import (
 // bundlePath is the committed blind-RSA browser bundle, relative to the module root.
 const bundlePath = "frontend/static/vendor/blindrsa/blindrsa.mjs"
 
+// sealPath is the survey page's sealing module (it imports the committed HPKE bundle).
+const sealPath = "frontend/static/js/seal.js"
+
+// hpkePath is the committed HPKE browser bundle.
+const hpkePath = "frontend/static/vendor/hpke/hpke.mjs"
+
 // jsCallTimeout bounds one request to node; a blind or finalize takes milliseconds.
 const jsCallTimeout = 30 * time.Second
 
@@ -35,6 +41,9 @@ if (!globalThis.crypto?.subtle) {
 }
 const { RSABSSA } = await import(pathToFileURL(process.argv[2]).href);
 const suite = RSABSSA.SHA384.PSS.Randomized();
+// The survey page's own sealing code, and the HPKE bundle it uses (to open what Go sealed).
+const page = await import(pathToFileURL(process.argv[3]).href);
+const hpke = await import(pathToFileURL(process.argv[4]).href);
 
 const bytes = (s) => new Uint8Array(Buffer.from(s ?? "", "base64"));
 const b64 = (u8) => Buffer.from(u8).toString("base64");
@@ -68,6 +77,22 @@ const ops = {
 		const key = await importKey(spki);
 		return { valid: await suite.verify(key, bytes(sig), bytes(prepared)) };
 	},
+	// seal runs the page's sealBallot on the manifest's box entry.
+	async seal({ box, round, prepared, answers, comment }) {
+		return { sealed: b64(await page.sealBallot(box, round, bytes(prepared), answers, comment)) };
+	},
+	async encode({ answers, comment }) {
+		return { plain: b64(page.encodeBallot(answers, comment)) };
+	},
+	// open decrypts a sealed ballot with the X-Wing key of the 32-byte seed.
+	async open({ seed, round, aad, sealed }) {
+		const s = new hpke.CipherSuite({ kem: new hpke.XWing(), kdf: new hpke.HkdfSha256(), aead: new hpke.Aes128Gcm() });
+		const recipientKey = await s.kem.importKey("raw", bytes(seed), false);
+		const all = bytes(sealed);
+		const info = new TextEncoder().encode("pulse/ballot/v1|" + round);
+		const rc = await s.createRecipientContext({ recipientKey, enc: all.slice(0, 1120), info });
+		return { plain: b64(new Uint8Array(await rc.open(all.slice(1120), bytes(aad)))) };
+	},
 };
 
 out({ ready: true, node: process.version, suite: String(suite) });
@@ -85,9 +110,10 @@ for await (const line of createInterface({ input: process.stdin })) {
 }
 `
 
-// JSClient runs the committed browser bundle (frontend/static/vendor/blindrsa/blindrsa.mjs)
-// in node, so Go tests can check that tokens blinded and finalized by the browser's code
-// interoperate with the server's circl signer and verifier.
+// JSClient runs the committed browser bundles (frontend/static/vendor/blindrsa/blindrsa.mjs,
+// and frontend/static/js/seal.js with frontend/static/vendor/hpke/hpke.mjs) in node, so Go
+// tests can check that tokens blinded and finalized, and ballots sealed, by the browser's
+// code interoperate with the server's circl signer and verifier and crypto/hpke.
 type JSClient struct {
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
@@ -118,6 +144,10 @@ func NewJSClient(t testing.TB) *JSClient {
 	if _, err := os.Stat(bundle); err != nil {
 		t.Fatalf("blind-RSA bundle missing (run scripts/build-blindrsa.sh): %v", err)
 	}
+	seal, hpke := filepath.Join(root, filepath.FromSlash(sealPath)), filepath.Join(root, filepath.FromSlash(hpkePath))
+	if _, err := os.Stat(hpke); err != nil {
+		t.Fatalf("HPKE bundle missing (run scripts/build-hpke.sh): %v", err)
+	}
 	dir := t.TempDir()
 	harness := filepath.Join(dir, "harness.mjs")
 	if err := os.WriteFile(harness, []byte(jsHarness), 0o600); err != nil {
@@ -125,7 +155,7 @@ func NewJSClient(t testing.TB) *JSClient {
 	}
 
 	c := &JSClient{lines: make(chan []byte, 1), stderr: &syncBuffer{}}
-	c.cmd = exec.Command(node, harness, bundle)
+	c.cmd = exec.Command(node, harness, bundle, seal, hpke)
 	c.cmd.Dir = dir
 	c.cmd.Stderr = c.stderr
 	if c.stdin, err = c.cmd.StdinPipe(); err != nil {
@@ -204,6 +234,41 @@ func (c *JSClient) Verify(spkiDER, prepared, sig []byte) error {
 		return errors.New("jsclient: verify: invalid signature")
 	}
 	return nil
+}
+
+// Seal runs the survey page's sealBallot (frontend/static/js/seal.js) in node: box is the
+// manifest's "box" object, answers maps question ids to values.
+func (c *JSClient) Seal(box any, roundID uint, prepared []byte, answers map[uint]int, comment string) ([]byte, error) {
+	var res struct {
+		Sealed []byte `json:"sealed"`
+	}
+	if err := c.call("seal", map[string]any{"box": box, "round": roundID, "prepared": prepared, "answers": answers, "comment": comment}, &res); err != nil {
+		return nil, err
+	}
+	return res.Sealed, nil
+}
+
+// EncodeBallot runs the page's encodeBallot: the padded plaintext of a ballot.
+func (c *JSClient) EncodeBallot(answers map[uint]int, comment string) ([]byte, error) {
+	var res struct {
+		Plain []byte `json:"plain"`
+	}
+	if err := c.call("encode", map[string]any{"answers": answers, "comment": comment}, &res); err != nil {
+		return nil, err
+	}
+	return res.Plain, nil
+}
+
+// OpenSealed opens a sealed ballot in node with the X-Wing private key of seed, as a check
+// that what Go seals the browser library reads too.
+func (c *JSClient) OpenSealed(seed []byte, roundID uint, aad, sealed []byte) ([]byte, error) {
+	var res struct {
+		Plain []byte `json:"plain"`
+	}
+	if err := c.call("open", map[string]any{"seed": seed, "round": roundID, "aad": aad, "sealed": sealed}, &res); err != nil {
+		return nil, err
+	}
+	return res.Plain, nil
 }
 
 // Close stops node. It is registered with t.Cleanup; calling it again is harmless.

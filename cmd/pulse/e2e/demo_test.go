@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/csv"
 	"fmt"
@@ -55,6 +56,7 @@ func TestDemo(t *testing.T) {
 	t.Logf("demo seeded in %s on %s; %s", time.Since(start).Round(time.Millisecond), d.srv.URL, browser.version)
 
 	t.Run("employee", d.employee)
+	t.Run("doctored manifest", d.doctoredManifest)
 	t.Run("leader", d.leader)
 	t.Run("admin", d.admin)
 }
@@ -69,6 +71,13 @@ func (d *demoEnv) employee(t *testing.T) {
 	questions := eval[[]string](tb, `Array.from(document.querySelectorAll("fieldset[data-question-id]"), (f) => f.dataset.questionId)`)
 	if len(questions) == 0 {
 		t.Fatal("the survey shows no question")
+	}
+	// The page checked the manifest and says whom the answers are pooled with.
+	tb.waitFor("the pooling sentence", `!document.getElementById("pooling").hidden`)
+	if pool := eval[string](tb, `document.getElementById("pooling").textContent`); !strings.Contains(pool, "Your answers are pooled with ") {
+		t.Errorf("pooling sentence %q", pool)
+	} else {
+		t.Logf("pooling: %q", pool)
 	}
 	tb.shot("survey")
 	if w := eval[[]int](tb, `[document.documentElement.scrollWidth, innerWidth]`); w[0] > w[1] {
@@ -149,6 +158,12 @@ func (d *demoEnv) employee(t *testing.T) {
 	if box != 1 {
 		t.Errorf("ballot box of round %d holds %d ballots, want 1", v.Round.ID, box)
 	}
+	// Chromium sealed it (the server opened it to validate it): only ciphertext is stored.
+	var row survey.BoxBallot
+	d.srv.db.Where("round_id = ?", v.Round.ID).First(&row)
+	if len(row.Payload) != survey.SealedBallotLen || len(row.Token) == 0 || bytes.Contains(row.Payload, []byte(comment)) {
+		t.Errorf("the box row is not a sealed ballot: %d bytes, token %d bytes", len(row.Payload), len(row.Token))
+	}
 
 	// Reopening the link: already answered.
 	tb.navigate(link)
@@ -193,6 +208,62 @@ func (d *demoEnv) employee(t *testing.T) {
 	d.srv.db.Table("ballot_box").Where("round_id = ?", v.Round.ID).Count(&box)
 	if box != 1 {
 		t.Errorf("after the second browser, the ballot box holds %d ballots, want 1", box)
+	}
+}
+
+// doctoredManifest: a server that lists the employee's unit with fewer than k invitees (as
+// one handing out a personal key would) is refused by the page, which obtains no token.
+func (d *demoEnv) doctoredManifest(t *testing.T) {
+	ctx := context.Background()
+	svc := d.srv.svc
+	open := openRound(t, svc)
+	links, err := svc.Rounds.Links(ctx, open)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var secret string
+	var unit uint
+	for _, l := range links {
+		v, err := svc.Rounds.SurveyBySecret(ctx, l.Secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !v.TokenIssued {
+			secret, unit = l.Secret, v.UnitID
+			break
+		}
+	}
+	if secret == "" {
+		t.Skip("every invitee of the open round already has a token")
+	}
+	var teams []survey.RoundTeam
+	d.srv.db.Where("round_id = ? AND unit_id = ?", open, unit).Find(&teams)
+	if err := d.srv.db.Model(&survey.RoundTeam{}).Where("round_id = ? AND unit_id = ?", open, unit).Update("invited", 1).Error; err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		for _, rt := range teams {
+			d.srv.db.Model(&survey.RoundTeam{}).Where("round_id = ? AND team_id = ?", open, rt.TeamID).Update("invited", rt.Invited)
+		}
+	}()
+	tb := newTab(t, "doctored-manifest", phone)
+	tb.navigate(d.srv.URL + "/s/" + secret)
+	tb.waitFor("the refusal", `!document.getElementById("survey-refused").hidden`)
+	msg := eval[string](tb, `document.getElementById("survey-refused-reason").textContent`)
+	t.Logf("doctored manifest: %q", msg)
+	if !strings.Contains(msg, "does not pool your answers") {
+		t.Errorf("refusal %q does not say why", msg)
+	}
+	if eval[bool](tb, `!document.getElementById("pulse-survey").hidden`) {
+		t.Error("the form is shown under a doctored manifest")
+	}
+	tb.shot("doctored-manifest")
+	checkAxe(tb, "survey: doctored manifest")
+	if containsPrefix(tb.requested(), "POST "+d.srv.URL+"/api/v1/survey/issue") {
+		t.Error("the page asked for a token under a doctored manifest")
+	}
+	if v, err := svc.Rounds.SurveyBySecret(ctx, secret); err != nil || v.TokenIssued {
+		t.Errorf("token issued under a doctored manifest: %v", err)
 	}
 }
 

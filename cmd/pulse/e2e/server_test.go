@@ -125,8 +125,11 @@ func answerOpenRound(t *testing.T, svc *survey.Services, roundID uint) int {
 		for j, q := range v.Questions {
 			answers[q.QuestionID] = 2 + (i+j)%4
 		}
-		if err := svc.Rounds.SubmitBallot(ctx, survey.BallotInput{KeyID: tok.KeyID, Message: tok.Message,
-			Signature: tok.Signature, Answers: answers}); err != nil {
+		in, err := tok.Ballot(answers, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := svc.Rounds.SubmitBallot(ctx, in); err != nil {
 			t.Fatal(err)
 		}
 		n++

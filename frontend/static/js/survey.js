@@ -1,6 +1,8 @@
-// Survey page: blind token, then an unlinkable ballot (docs/ANONYMITY.md, section 1).
+// Survey page: blind token when the page opens, then an unlinkable ballot, sealed in the browser
+// (docs/ANONYMITY.md, sections 1 and 5).
 
 import { RSABSSA } from "../vendor/blindrsa/blindrsa.mjs";
+import { sealBallot } from "./seal.js";
 
 const form = document.getElementById("pulse-survey");
 const d = form?.dataset || {};
@@ -52,8 +54,19 @@ const loadToken = () => idb("readonly", (s, k) => s.get(k)).catch(() => null);
 
 let token = null; // also here in case IndexedDB fails
 let blinding = null; // a retried issuance resends the same blinded message
+let manifest = null; // { box, key, pool } once checked
+let issuing = null; // the issuance started when the page opened, while in flight
 
-async function manifestKey() {
+// Pulse never lets a group smaller than this be reported on (docs/ANONYMITY.md, section 3).
+const MIN_K = 3;
+
+const listOf = (names) => (names.length < 2 ? names.join("") : names.slice(0, -1).join(", ") + " and " + names[names.length - 1]);
+
+// loadManifest fetches the round's key manifest and checks it before anything is sent: the
+// same bytes as everyone's (the page's fingerprint), this page's unit and key in it, and that
+// unit pooling at least k invitees. A server that gave one person a key of their own would
+// fail here, in that person's browser.
+async function loadManifest() {
 	const res = await fetch(d.manifestUrl, { cache: "no-store", credentials: "same-origin" });
 	if (!res.ok) throw new PageError(GENERIC);
 	const bytes = new Uint8Array(await res.arrayBuffer());
@@ -62,15 +75,29 @@ async function manifestKey() {
 		throw new PageError("The survey's keys differ from this page's, so anonymity is not assured." + TELL);
 	}
 	const m = JSON.parse(new TextDecoder().decode(bytes));
-	const entry = String(m.round) === d.round && m.keys?.find((k) => String(k.unit) === d.unit && k.key_id === d.keyId);
+	const entry = m.version === "pulse-manifest/v2" && String(m.round) === d.round &&
+		m.keys?.find((k) => String(k.unit) === d.unit && k.key_id === d.keyId);
 	const spki = entry && unb64url(entry.spki);
 	if (!spki || (await sha256(spki)) !== d.keyId) throw new PageError("Your team's key is missing from the survey's key list." + TELL);
-	return crypto.subtle.importKey("spki", spki, { name: "RSA-PSS", hash: "SHA-384" }, true, ["verify"]);
+	const k = m.min_group_size;
+	if (!Number.isInteger(k) || k < MIN_K || !Number.isInteger(entry.invited) || entry.invited < k) {
+		throw new PageError(`The survey's key list does not pool your answers with at least ${Math.max(k || 0, MIN_K)} people, so anonymity is not assured.` + TELL);
+	}
+	const key = await crypto.subtle.importKey("spki", spki, { name: "RSA-PSS", hash: "SHA-384" }, true, ["verify"]);
+	const teams = Array.isArray(entry.teams) ? entry.teams.map(String) : [];
+	return { box: m.box || null, key, pool: { invited: entry.invited, teams } };
+}
+
+function showPool({ invited, teams }) {
+	const el = byId("pooling");
+	if (!el) return;
+	el.textContent = `Your answers are pooled with ${invited} people${teams.length ? " of " + listOf(teams) : ""}.`;
+	el.hidden = false;
 }
 
 async function issueToken() {
 	if (!blinding) {
-		const key = await manifestKey();
+		const key = manifest.key;
 		const nonce = hex(crypto.getRandomValues(new Uint8Array(32)));
 		const prepared = suite.prepare(new TextEncoder().encode(`pulse/v1|${d.round}|${d.unit}|${nonce}`));
 		blinding = { key, prepared, ...(await suite.blind(key, prepared)) };
@@ -116,23 +143,37 @@ function answers() {
 	return null;
 }
 
+// ballotBody is the ballot request: sealed to the round's box key, or in clear for a round
+// launched before sealed ballots (its manifest has no box key).
+async function ballotBody(given) {
+	const { keyId: key_id, message, signature } = token;
+	const comment = byId("comment")?.value.trim() || "";
+	if (!manifest.box) return JSON.stringify({ key_id, message, signature, answers: given, comment });
+	const sealed = await sealBallot(manifest.box, d.round, unb64url(message), given, comment);
+	return JSON.stringify({ key_id, message, signature, sealed: b64url(sealed) });
+}
+
 async function submit(event) {
 	event.preventDefault();
+	if (!manifest) return say("The survey's keys are still being checked. Please try again in a moment.", true);
 	const given = answers();
 	if (!given) return;
 	const button = form.querySelector("button[type=submit]");
 	if (button) button.disabled = true;
 	let done = false;
 	try {
+		if (!token && issuing) await issuing.catch(() => {}); // answered within a second of opening
 		token ||= await loadToken(); // reuse a token from an earlier attempt
 		if (!token) {
+			// The token is normally fetched when the page opens. Fetching it now and sending the
+			// ballot straight after would put the two requests side by side, so ask for a second click.
 			say("Securing your anonymous token…");
 			await issueToken();
+			say("Your anonymous token is ready. Press “Send my answers” again to send your answers.");
+			return;
 		}
-		say("Sending your answers…");
-		const { keyId: key_id, message, signature } = token;
-		const comment = byId("comment")?.value.trim() || "";
-		const body = JSON.stringify({ key_id, message, signature, answers: given, comment });
+		say("Sealing and sending your answers…");
+		const body = await ballotBody(given);
 		const res = await fetch(d.ballotUrl, {
 			method: "POST", credentials: "omit", referrerPolicy: "no-referrer", cache: "no-store", headers: json, body,
 		});
@@ -179,17 +220,42 @@ function watchComment() {
 	});
 }
 
+// refuse replaces the form with why nothing can be sent.
+function refuse(message) {
+	const el = showOnly("survey-refused");
+	const text = byId("survey-refused-reason");
+	if (text) text.textContent = message;
+	el?.focus();
+}
+
 async function init() {
 	if (!form) return;
 	if (!window.isSecureContext) return showOnly("insecure-context");
+	// First of all: the form must never be submitted natively (its answers would travel in clear).
 	form.addEventListener("submit", submit);
 	watchComment();
+	try {
+		manifest = await loadManifest();
+	} catch (e) {
+		return refuse(e instanceof PageError ? e.message : GENERIC);
+	}
+	showPool(manifest.pool);
 	if (d.state === "issued") {
 		token = await loadToken();
 		if (!token) return showOnly("already-answered");
 		say("Your anonymous token is ready: answer and send.");
 	}
 	form.hidden = false;
+	if (d.state !== "issued") {
+		// The token is issued now, while the employee reads the questions: the ballot follows
+		// minutes later in its own request, not next to the issuance.
+		try {
+			await (issuing = issueToken().finally(() => (issuing = null)));
+			say("Your anonymous token is ready: answer and send.");
+		} catch (e) {
+			say(e instanceof PageError ? e.message : "Your anonymous token could not be fetched yet; it will be when you send.", true);
+		}
+	}
 }
 
 init();
