@@ -1,18 +1,14 @@
 package api
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
-	"golang.org/x/time/rate"
 
 	"github.com/pulse-survey/pulse/survey"
 )
@@ -171,18 +167,20 @@ func (s *Server) login(c echo.Context) error {
 	}
 	view := loginView{Email: f.Email, Next: safeNext(f.Next)}
 	if !s.limiter.allow(c.RealIP(), f.Email) {
-		view.Error = "Too many sign-in attempts. Wait a minute, then try again."
+		view.Error = "Too many sign-in attempts failed. Wait a few minutes, then try again."
 		return c.Render(http.StatusTooManyRequests, "login.html", s.page(c, "Sign in", view))
 	}
 	ctx := c.Request().Context()
 	u, err := s.svc.Accounts.Authenticate(ctx, f.Email, f.Password)
 	if errors.Is(err, survey.ErrInvalidCredentials) {
+		s.limiter.fail(c.RealIP(), f.Email)
 		view.Error = "The email or password is wrong."
 		return c.Render(http.StatusUnauthorized, "login.html", s.page(c, "Sign in", view))
 	}
 	if err != nil {
 		return err
 	}
+	s.limiter.succeed(c.RealIP(), f.Email)
 	token, err := s.svc.Accounts.CreateSession(ctx, u.ID, s.deps.SessionTTL)
 	if err != nil {
 		return err
@@ -225,72 +223,6 @@ func safeNext(next string) string {
 }
 
 func urlQueryEscape(s string) string { return url.QueryEscape(s) }
-
-// loginLimiter limits sign-in attempts per client IP and per email, in
-// memory (each replica limits on its own).
-type loginLimiter struct {
-	mu      sync.Mutex
-	now     func() time.Time
-	byKey   map[string]*limiterEntry
-	lastGC  time.Time
-	perIP   rate.Limit
-	ipBurst int
-	perMail rate.Limit
-	burst   int
-}
-
-type limiterEntry struct {
-	lim  *rate.Limiter
-	seen time.Time
-}
-
-func newLoginLimiter(now func() time.Time) *loginLimiter {
-	return &loginLimiter{
-		now:     now,
-		byKey:   map[string]*limiterEntry{},
-		perIP:   rate.Every(6 * time.Second),
-		ipBurst: 20,
-		perMail: rate.Every(time.Minute),
-		burst:   5,
-	}
-}
-
-func (l *loginLimiter) allow(ip, email string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	if now.Sub(l.lastGC) > 10*time.Minute {
-		for k, e := range l.byKey {
-			if now.Sub(e.seen) > time.Hour {
-				delete(l.byKey, k)
-			}
-		}
-		l.lastGC = now
-	}
-	get := func(key string, r rate.Limit, b int) *rate.Limiter {
-		e, ok := l.byKey[key]
-		if !ok {
-			if len(l.byKey) >= maxLimiterKeys {
-				return nil // under a flood, new keys are refused rather than stored
-			}
-			e = &limiterEntry{lim: rate.NewLimiter(r, b)}
-			l.byKey[key] = e
-		}
-		e.seen = now
-		return e.lim
-	}
-	ipLim := get("ip:"+ip, l.perIP, l.ipBurst)
-	if ipLim == nil || !ipLim.AllowN(now, 1) {
-		return false
-	}
-	// Emails are keyed by their hash: a huge "email" costs no memory.
-	sum := sha256.Sum256([]byte(strings.ToLower(strings.TrimSpace(email))))
-	mailLim := get("email:"+hex.EncodeToString(sum[:16]), l.perMail, l.burst)
-	return mailLim != nil && mailLim.AllowN(now, 1)
-}
-
-// maxLimiterKeys bounds the limiter's memory.
-const maxLimiterKeys = 100_000
 
 type setupForm struct {
 	OrgName      string `form:"org_name"`
