@@ -151,13 +151,16 @@ type loginView struct {
 	Email string
 	Next  string
 	Error string
+	// Reset says the password was just changed by a reset link.
+	Reset bool
 }
 
 func (s *Server) loginForm(c echo.Context) error {
 	if p := principal(c); p != nil {
 		return c.Redirect(http.StatusSeeOther, homeFor(p))
 	}
-	return c.Render(http.StatusOK, "login.html", s.page(c, "Sign in", loginView{Next: safeNext(c.QueryParam("next"))}))
+	return c.Render(http.StatusOK, "login.html", s.page(c, "Sign in", loginView{Next: safeNext(c.QueryParam("next")),
+		Reset: c.QueryParam("reset") == "1"}))
 }
 
 func (s *Server) login(c echo.Context) error {

@@ -51,6 +51,9 @@ type Deps struct {
 	Version string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Mailer sends account email (invitations, password reset links);
+	// nil means email is off.
+	Mailer survey.Mailer
 }
 
 // Server holds the handlers' shared state.
@@ -63,7 +66,9 @@ type Server struct {
 	assets  map[string]string // static path -> content hash, for cache busting
 	secure  bool
 	limiter *loginLimiter
-	now     func() time.Time
+	// resetLimiter bounds password reset requests.
+	resetLimiter *loginLimiter
+	now          func() time.Time
 
 	reader    *reports.Reader
 	moderator *reports.Moderator
@@ -90,7 +95,9 @@ func New(d Deps) (*echo.Echo, error) {
 		anonLog: d.AnonLogger,
 		secure:  strings.HasPrefix(d.BaseURL, "https://"),
 		limiter: newLoginLimiter(d.Now),
-		now:     d.Now,
+
+		resetLimiter: newLoginLimiter(d.Now),
+		now:          d.Now,
 
 		reader:    &reports.Reader{DB: d.DB},
 		moderator: &reports.Moderator{DB: d.DB},

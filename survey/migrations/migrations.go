@@ -24,6 +24,7 @@ func all() []*gormigrate.Migration {
 		m0004AuditTokens(),
 		m0007Delivery(),
 		m0008Indexes(),
+		m0012Accounts(),
 	}
 }
 
