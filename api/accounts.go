@@ -354,6 +354,7 @@ func (s *Server) apiAdminInviteRevoke(c echo.Context) error {
 // --- public: forgotten password ------------------------------------------------------
 
 type forgotView struct {
+	SSOOnly bool
 	EmailOn bool
 	Email   string
 	Sent    bool
@@ -362,7 +363,7 @@ type forgotView struct {
 
 func (s *Server) forgotForm(c echo.Context) error {
 	return c.Render(http.StatusOK, "password_forgot.html", s.page(c, "Forgot your password?",
-		forgotView{EmailOn: s.deps.Mailer != nil}))
+		forgotView{EmailOn: s.deps.Mailer != nil, SSOOnly: s.ssoOnly()}))
 }
 
 // forgot emails a reset link if the address has an active account. The
@@ -371,8 +372,8 @@ func (s *Server) forgotForm(c echo.Context) error {
 // who has an account nor flood anyone's mailbox.
 func (s *Server) forgot(c echo.Context) error {
 	email := c.FormValue("email")
-	v := forgotView{EmailOn: s.deps.Mailer != nil, Email: email}
-	if !v.EmailOn {
+	v := forgotView{EmailOn: s.deps.Mailer != nil, Email: email, SSOOnly: s.ssoOnly()}
+	if !v.EmailOn || v.SSOOnly {
 		return c.Render(http.StatusOK, "password_forgot.html", s.page(c, "Forgot your password?", v))
 	}
 	if !s.resetLimiter.allow(c.RealIP(), email) {

@@ -153,6 +153,10 @@ type loginView struct {
 	Error string
 	// Reset says the password was just changed by a reset link.
 	Reset bool
+	// SSO offers single sign-on; SSOOnly hides the password form.
+	SSO, SSOOnly bool
+	// SSOFailed says Error is about single sign-on, not the form's fields.
+	SSOFailed bool
 }
 
 func (s *Server) loginForm(c echo.Context) error {
@@ -160,7 +164,7 @@ func (s *Server) loginForm(c echo.Context) error {
 		return c.Redirect(http.StatusSeeOther, homeFor(p))
 	}
 	return c.Render(http.StatusOK, "login.html", s.page(c, "Sign in", loginView{Next: safeNext(c.QueryParam("next")),
-		Reset: c.QueryParam("reset") == "1"}))
+		Reset: c.QueryParam("reset") == "1", SSO: s.sso != nil, SSOOnly: s.ssoOnly()}))
 }
 
 func (s *Server) login(c echo.Context) error {
@@ -168,7 +172,11 @@ func (s *Server) login(c echo.Context) error {
 	if err := c.Bind(&f); err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, "The form could not be read.")
 	}
-	view := loginView{Email: f.Email, Next: safeNext(f.Next)}
+	view := loginView{Email: f.Email, Next: safeNext(f.Next), SSO: s.sso != nil, SSOOnly: s.ssoOnly()}
+	if view.SSOOnly {
+		view.Error = "Passwords are turned off here: sign in with single sign-on."
+		return c.Render(http.StatusForbidden, "login.html", s.page(c, "Sign in", view))
+	}
 	if !s.limiter.allow(c.RealIP(), f.Email) {
 		view.Error = "Too many sign-in attempts failed. Wait a few minutes, then try again."
 		return c.Render(http.StatusTooManyRequests, "login.html", s.page(c, "Sign in", view))

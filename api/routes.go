@@ -67,6 +67,8 @@ func (s *Server) routes(e *echo.Echo) {
 	pages.GET("/login", s.loginForm)
 	pages.POST("/login", s.login)
 	pages.POST("/logout", s.logout)
+	pages.GET("/login/sso", s.ssoStart)
+	pages.GET("/login/sso/callback", s.ssoCallback)
 	pages.GET("/setup/:token", s.setupForm)
 	pages.POST("/setup/:token", s.setup)
 	pages.GET("/password/forgot", s.forgotForm)

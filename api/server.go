@@ -51,6 +51,8 @@ type Deps struct {
 	Version string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// SSO turns on single sign-on with OpenID Connect; nil means off.
+	SSO *SSOConfig
 	// Mailer sends account email (invitations, password reset links);
 	// nil means email is off.
 	Mailer survey.Mailer
@@ -66,6 +68,7 @@ type Server struct {
 	assets  map[string]string // static path -> content hash, for cache busting
 	secure  bool
 	limiter *loginLimiter
+	sso     *sso // nil: single sign-on is off
 	// resetLimiter bounds password reset requests.
 	resetLimiter *loginLimiter
 	now          func() time.Time
@@ -101,6 +104,9 @@ func New(d Deps) (*echo.Echo, error) {
 
 		reader:    &reports.Reader{DB: d.DB},
 		moderator: &reports.Moderator{DB: d.DB},
+	}
+	if d.SSO != nil {
+		s.sso = &sso{cfg: *d.SSO}
 	}
 	var err error
 	if s.assets, err = hashAssets(frontend.Static()); err != nil {
