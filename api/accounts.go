@@ -100,7 +100,7 @@ func (s *Server) adminAccount(c echo.Context) error {
 		return err
 	}
 	switch saved := c.QueryParam("saved"); saved {
-	case "teams", "deactivated", "reactivated":
+	case "teams", "deactivated", "reactivated", "2fa":
 		v.Saved = saved
 	}
 	return s.renderAccount(c, http.StatusOK, v)

@@ -110,6 +110,9 @@ func (s *Server) authorize(c echo.Context, role survey.Role, teamIDs ...uint) (*
 	if role == survey.RoleAdmin && !p.IsAdmin() {
 		return nil, survey.ErrForbidden
 	}
+	if s.needsTwoFactor(p) {
+		return nil, errTwoFactorRequired
+	}
 	for _, id := range teamIDs {
 		if !p.Can(id) {
 			return nil, survey.ErrForbidden
@@ -191,17 +194,11 @@ func (s *Server) login(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	s.limiter.succeed(c.RealIP(), f.Email)
-	token, err := s.svc.Accounts.CreateSession(ctx, u.ID, s.deps.SessionTTL)
-	if err != nil {
-		return err
+	if !u.TwoFactor() {
+		// With two-factor sign-in, the counters clear only after the code.
+		s.limiter.succeed(c.RealIP(), f.Email)
 	}
-	s.setSessionCookie(c, token)
-	target := view.Next
-	if target == "" {
-		target = homeFor(&survey.Principal{User: *u})
-	}
-	return c.Redirect(http.StatusSeeOther, target)
+	return s.signIn(c, u, view.Next)
 }
 
 func (s *Server) logout(c echo.Context) error {

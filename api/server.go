@@ -53,6 +53,9 @@ type Deps struct {
 	Now func() time.Time
 	// SSO turns on single sign-on with OpenID Connect; nil means off.
 	SSO *SSOConfig
+	// RequireAdmin2FA makes admins turn on two-factor sign-in before they
+	// may do anything else.
+	RequireAdmin2FA bool
 	// Mailer sends account email (invitations, password reset links);
 	// nil means email is off.
 	Mailer survey.Mailer

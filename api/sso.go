@@ -174,14 +174,5 @@ func (s *Server) ssoCallback(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	token, err := s.svc.Accounts.CreateSession(ctx, u.ID, s.deps.SessionTTL)
-	if err != nil {
-		return err
-	}
-	s.setSessionCookie(c, token)
-	target := f.Next
-	if target == "" {
-		target = homeFor(&survey.Principal{User: *u})
-	}
-	return c.Redirect(http.StatusSeeOther, target)
+	return s.signIn(c, u, f.Next)
 }

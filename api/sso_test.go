@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/oauth2-proxy/mockoidc"
 
@@ -294,4 +295,26 @@ func TestSSOOffHasNoRoutes(t *testing.T) {
 	wantStatus(t, c.get("/login/sso"), http.StatusNotFound)
 	wantStatus(t, c.get("/login/sso/callback?state=x&code=y"), http.StatusNotFound)
 	wantNotContains(t, c.get("/login").Body, "single sign-on")
+}
+
+// TestSSOThenSecondFactor: an account with two-factor sign-in still gives
+// its code after single sign-on.
+func TestSSOThenSecondFactor(t *testing.T) {
+	t.Parallel()
+	x := startIDP(t)
+	h := newHarness(t, func(d *api.Deps) { d.SSO = x.config(false) })
+	h.initOrg("Acme")
+	h.admin("admin@acme.example")
+	c := h.client()
+	c.login("admin@acme.example")
+	secret, _ := enrol(t, h, c)
+	h.clock.Advance(time.Minute)
+
+	d := h.client()
+	back, q := ssoAuthorize(t, d, x, verifiedUser("admin@acme.example"))
+	wantRedirect(t, d.get(callbackPath(back, q)), "/login/2fa?next=%2Freports")
+	wantAPIError(t, d.get("/api/v1/me"), http.StatusUnauthorized, "unauthenticated")
+	d.get("/login/2fa")
+	wantRedirect(t, d.submit("/login/2fa", "/login/2fa", url.Values{"code": {totpCode(t, secret, h.clock.Now())}, "next": {"/reports"}}), "/reports")
+	wantStatus(t, d.get("/admin"), http.StatusOK)
 }

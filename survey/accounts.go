@@ -388,6 +388,9 @@ func (s *AccountService) SessionUser(ctx context.Context, token string) (*User, 
 	if err != nil {
 		return nil, dbErr("session", err)
 	}
+	if sess.Pending {
+		return nil, ErrExpired
+	}
 	now := s.now()
 	if !now.Before(sess.ExpiresAt) || now.Sub(sess.LastSeenAt) > SessionIdleTimeout {
 		s.db.WithContext(ctx).Delete(&sess)

@@ -54,6 +54,8 @@ type Config struct {
 	OIDCAllowedDomains string
 	// SSOOnly turns password sign-in off.
 	SSOOnly bool
+	// RequireAdmin2FA makes admins turn on two-factor sign-in.
+	RequireAdmin2FA bool
 
 	// announceKey logs the creation of a new secret key (serve only).
 	announceKey bool
@@ -131,6 +133,14 @@ func settings() []setting {
 			c.SSOOnly = b
 			return nil
 		}},
+		{"require-admin-2fa", "PULSE_REQUIRE_ADMIN_2FA", "admins must turn on TOTP two-factor sign-in before anything else", "false", func(c *Config, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return errors.New("use true or false")
+			}
+			c.RequireAdmin2FA = b
+			return nil
+		}},
 		{"demo", "PULSE_DEMO", "seed and serve the demo organisation (in its own database)", "false", func(c *Config, v string) error {
 			b, err := strconv.ParseBool(v)
 			if err != nil {
@@ -196,7 +206,7 @@ func loadConfig(name string, args []string, getenv func(string) string, out io.W
 		fs.Func(s.flag, s.help+" ["+s.env+"]", func(v string) error { return s.set(c, v) })
 	}
 	// Boolean flags may be given bare (--demo).
-	args = expandBoolFlags(args, "demo", "trust-proxy", "sso-only")
+	args = expandBoolFlags(args, "demo", "trust-proxy", "sso-only", "require-admin-2fa")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(out)
