@@ -584,6 +584,15 @@ type leadersView struct {
 	Link    string
 	Invited inviteForm
 	Expires string
+	// Emailed says the link also went out by email.
+	Emailed bool
+	Pending []pendingRow
+	Revoked bool
+}
+
+type pendingRow struct {
+	survey.PendingInvite
+	Scope []string
 }
 
 // accounts lists every account with its scope (team paths).
@@ -619,6 +628,20 @@ func (s *Server) leadersView(c echo.Context) (*leadersView, error) {
 	if v.Accounts, err = s.accounts(c, tree); err != nil {
 		return nil, err
 	}
+	pending, err := s.svc.Accounts.PendingInvites(c.Request().Context())
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range pending {
+		row := pendingRow{PendingInvite: p}
+		for _, id := range p.TeamIDs {
+			if n, ok := tree.ByID[id]; ok {
+				row.Scope = append(row.Scope, teamLabel(n))
+			}
+		}
+		v.Pending = append(v.Pending, row)
+	}
+	v.Revoked = c.QueryParam("revoked") == "1"
 	return v, nil
 }
 
@@ -675,9 +698,11 @@ func (s *Server) adminLeaderInvite(c echo.Context) error {
 	// The link is shown on this response only: it must not be cached.
 	c.Response().Header().Set("Cache-Control", "no-store")
 	email, _ := survey.NormalizeEmail(f.Email)
-	v.Link = s.publicURL(c) + "/setup/" + token
+	v.Link = s.inviteLink(c, token)
 	v.Invited = inviteForm{Email: email, Role: f.Role}
-	v.Expires = s.now().Add(survey.InviteLinkTTL).UTC().Format("2 January 2006, 15:04 UTC")
+	expires := s.now().Add(survey.InviteLinkTTL)
+	v.Expires = fmtExpiry(expires)
+	v.Emailed = s.mailInvite(c, &survey.PendingInvite{Email: email, Role: f.Role, ExpiresAt: expires}, v.Link)
 	return c.Render(http.StatusCreated, "leaders.html", s.page(c, "Leaders and admins", v))
 }
 
@@ -957,6 +982,8 @@ type inviteResponse struct {
 	TeamIDs   []uint      `json:"team_ids"`
 	Link      string      `json:"link"`
 	ExpiresAt time.Time   `json:"expires_at"`
+	// Emailed says the link also went out by email (email is on).
+	Emailed bool `json:"emailed"`
 }
 
 // apiAdminInvite creates a one-time account link. The link is in this
@@ -985,6 +1012,8 @@ func (s *Server) apiAdminInvite(c echo.Context) error {
 		req.TeamIDs = []uint{}
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")
+	link, expires := s.inviteLink(c, token), s.now().Add(survey.InviteLinkTTL).UTC()
+	emailed := s.mailInvite(c, &survey.PendingInvite{Email: email, Role: req.Role, ExpiresAt: expires}, link)
 	return c.JSON(http.StatusCreated, inviteResponse{Email: email, Role: req.Role, TeamIDs: req.TeamIDs,
-		Link: s.publicURL(c) + "/setup/" + token, ExpiresAt: s.now().Add(survey.InviteLinkTTL).UTC()})
+		Link: link, ExpiresAt: expires, Emailed: emailed})
 }

@@ -1,18 +1,14 @@
 package api
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
-	"golang.org/x/time/rate"
 
 	"github.com/pulse-survey/pulse/survey"
 )
@@ -114,6 +110,9 @@ func (s *Server) authorize(c echo.Context, role survey.Role, teamIDs ...uint) (*
 	if role == survey.RoleAdmin && !p.IsAdmin() {
 		return nil, survey.ErrForbidden
 	}
+	if s.needsTwoFactor(p) {
+		return nil, errTwoFactorRequired
+	}
 	for _, id := range teamIDs {
 		if !p.Can(id) {
 			return nil, survey.ErrForbidden
@@ -155,13 +154,20 @@ type loginView struct {
 	Email string
 	Next  string
 	Error string
+	// Reset says the password was just changed by a reset link.
+	Reset bool
+	// SSO offers single sign-on; SSOOnly hides the password form.
+	SSO, SSOOnly bool
+	// SSOFailed says Error is about single sign-on, not the form's fields.
+	SSOFailed bool
 }
 
 func (s *Server) loginForm(c echo.Context) error {
 	if p := principal(c); p != nil {
 		return c.Redirect(http.StatusSeeOther, homeFor(p))
 	}
-	return c.Render(http.StatusOK, "login.html", s.page(c, "Sign in", loginView{Next: safeNext(c.QueryParam("next"))}))
+	return c.Render(http.StatusOK, "login.html", s.page(c, "Sign in", loginView{Next: safeNext(c.QueryParam("next")),
+		Reset: c.QueryParam("reset") == "1", SSO: s.sso != nil, SSOOnly: s.ssoOnly()}))
 }
 
 func (s *Server) login(c echo.Context) error {
@@ -169,30 +175,30 @@ func (s *Server) login(c echo.Context) error {
 	if err := c.Bind(&f); err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, "The form could not be read.")
 	}
-	view := loginView{Email: f.Email, Next: safeNext(f.Next)}
+	view := loginView{Email: f.Email, Next: safeNext(f.Next), SSO: s.sso != nil, SSOOnly: s.ssoOnly()}
+	if view.SSOOnly {
+		view.Error = "Passwords are turned off here: sign in with single sign-on."
+		return c.Render(http.StatusForbidden, "login.html", s.page(c, "Sign in", view))
+	}
 	if !s.limiter.allow(c.RealIP(), f.Email) {
-		view.Error = "Too many sign-in attempts. Wait a minute, then try again."
+		view.Error = "Too many sign-in attempts failed. Wait a few minutes, then try again."
 		return c.Render(http.StatusTooManyRequests, "login.html", s.page(c, "Sign in", view))
 	}
 	ctx := c.Request().Context()
 	u, err := s.svc.Accounts.Authenticate(ctx, f.Email, f.Password)
 	if errors.Is(err, survey.ErrInvalidCredentials) {
+		s.limiter.fail(c.RealIP(), f.Email)
 		view.Error = "The email or password is wrong."
 		return c.Render(http.StatusUnauthorized, "login.html", s.page(c, "Sign in", view))
 	}
 	if err != nil {
 		return err
 	}
-	token, err := s.svc.Accounts.CreateSession(ctx, u.ID, s.deps.SessionTTL)
-	if err != nil {
-		return err
+	if !u.TwoFactor() {
+		// With two-factor sign-in, the counters clear only after the code.
+		s.limiter.succeed(c.RealIP(), f.Email)
 	}
-	s.setSessionCookie(c, token)
-	target := view.Next
-	if target == "" {
-		target = homeFor(&survey.Principal{User: *u})
-	}
-	return c.Redirect(http.StatusSeeOther, target)
+	return s.signIn(c, u, view.Next)
 }
 
 func (s *Server) logout(c echo.Context) error {
@@ -225,72 +231,6 @@ func safeNext(next string) string {
 }
 
 func urlQueryEscape(s string) string { return url.QueryEscape(s) }
-
-// loginLimiter limits sign-in attempts per client IP and per email, in
-// memory (each replica limits on its own).
-type loginLimiter struct {
-	mu      sync.Mutex
-	now     func() time.Time
-	byKey   map[string]*limiterEntry
-	lastGC  time.Time
-	perIP   rate.Limit
-	ipBurst int
-	perMail rate.Limit
-	burst   int
-}
-
-type limiterEntry struct {
-	lim  *rate.Limiter
-	seen time.Time
-}
-
-func newLoginLimiter(now func() time.Time) *loginLimiter {
-	return &loginLimiter{
-		now:     now,
-		byKey:   map[string]*limiterEntry{},
-		perIP:   rate.Every(6 * time.Second),
-		ipBurst: 20,
-		perMail: rate.Every(time.Minute),
-		burst:   5,
-	}
-}
-
-func (l *loginLimiter) allow(ip, email string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	if now.Sub(l.lastGC) > 10*time.Minute {
-		for k, e := range l.byKey {
-			if now.Sub(e.seen) > time.Hour {
-				delete(l.byKey, k)
-			}
-		}
-		l.lastGC = now
-	}
-	get := func(key string, r rate.Limit, b int) *rate.Limiter {
-		e, ok := l.byKey[key]
-		if !ok {
-			if len(l.byKey) >= maxLimiterKeys {
-				return nil // under a flood, new keys are refused rather than stored
-			}
-			e = &limiterEntry{lim: rate.NewLimiter(r, b)}
-			l.byKey[key] = e
-		}
-		e.seen = now
-		return e.lim
-	}
-	ipLim := get("ip:"+ip, l.perIP, l.ipBurst)
-	if ipLim == nil || !ipLim.AllowN(now, 1) {
-		return false
-	}
-	// Emails are keyed by their hash: a huge "email" costs no memory.
-	sum := sha256.Sum256([]byte(strings.ToLower(strings.TrimSpace(email))))
-	mailLim := get("email:"+hex.EncodeToString(sum[:16]), l.perMail, l.burst)
-	return mailLim != nil && mailLim.AllowN(now, 1)
-}
-
-// maxLimiterKeys bounds the limiter's memory.
-const maxLimiterKeys = 100_000
 
 type setupForm struct {
 	OrgName      string `form:"org_name"`

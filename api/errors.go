@@ -85,7 +85,9 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if status >= 500 {
 		s.logger(c).Error("request failed", "route", c.Path(), "err", err)
 	}
-	if errors.Is(err, errUnauthenticated) && !wantsJSON(c) {
+	if errors.Is(err, errTwoFactorRequired) && !wantsJSON(c) {
+		err = c.Redirect(http.StatusSeeOther, "/account/2fa")
+	} else if errors.Is(err, errUnauthenticated) && !wantsJSON(c) {
 		target := "/login"
 		if c.Request().Method == http.MethodGet {
 			target += "?next=" + urlQueryEscape(c.Request().URL.RequestURI())

@@ -51,6 +51,14 @@ type Deps struct {
 	Version string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// SSO turns on single sign-on with OpenID Connect; nil means off.
+	SSO *SSOConfig
+	// RequireAdmin2FA makes admins turn on two-factor sign-in before they
+	// may do anything else.
+	RequireAdmin2FA bool
+	// Mailer sends account email (invitations, password reset links);
+	// nil means email is off.
+	Mailer survey.Mailer
 }
 
 // Server holds the handlers' shared state.
@@ -63,7 +71,10 @@ type Server struct {
 	assets  map[string]string // static path -> content hash, for cache busting
 	secure  bool
 	limiter *loginLimiter
-	now     func() time.Time
+	sso     *sso // nil: single sign-on is off
+	// resetLimiter bounds password reset requests.
+	resetLimiter *loginLimiter
+	now          func() time.Time
 
 	reader    *reports.Reader
 	moderator *reports.Moderator
@@ -90,10 +101,15 @@ func New(d Deps) (*echo.Echo, error) {
 		anonLog: d.AnonLogger,
 		secure:  strings.HasPrefix(d.BaseURL, "https://"),
 		limiter: newLoginLimiter(d.Now),
-		now:     d.Now,
+
+		resetLimiter: newLoginLimiter(d.Now),
+		now:          d.Now,
 
 		reader:    &reports.Reader{DB: d.DB},
 		moderator: &reports.Moderator{DB: d.DB},
+	}
+	if d.SSO != nil {
+		s.sso = &sso{cfg: *d.SSO}
 	}
 	var err error
 	if s.assets, err = hashAssets(frontend.Static()); err != nil {

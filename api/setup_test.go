@@ -56,7 +56,7 @@ func TestSetupFlow(t *testing.T) {
 	r := c.submit("/setup/"+tok, "/setup/"+tok, bad)
 	wantStatus(t, r, http.StatusUnprocessableEntity)
 	wantContains(t, r.Body, layoutMarker, `id="err-tz"`, "is not a known time zone", `id="err-k"`,
-		"cannot be below 3", `id="err-pw"`, "at least 10 characters", `value="Acme"`, `value="ada@example.com"`)
+		"cannot be below 3", `id="err-pw"`, "at least 12 characters", `value="Acme"`, `value="ada@example.com"`)
 	wantNotContains(t, r.Body, "tiny-pw")
 	h.wantNothingSetUp()
 	if c.cookie("pulse_session") != nil {

@@ -21,8 +21,6 @@ const (
 	SessionIdleTimeout = 2 * time.Hour
 	// sessionTouchEvery limits how often LastSeenAt is written.
 	sessionTouchEvery = time.Minute
-	// MinPasswordLen follows NIST SP 800-63B's advice of length over rules.
-	MinPasswordLen = 10
 )
 
 // AccountService manages accounts, sessions and one-time account links.
@@ -53,15 +51,6 @@ func (s *AccountService) dummyHash() []byte {
 	h, _ := bcrypt.GenerateFromPassword([]byte("pulse-timing-equaliser"), cost)
 	dummyHashes.Store(cost, h)
 	return h
-}
-
-func validPassword(v validation, pw string) {
-	switch {
-	case len(pw) < MinPasswordLen:
-		v.add("password", fmt.Sprintf("use at least %d characters", MinPasswordLen))
-	case len(pw) > 72:
-		v.add("password", "use at most 72 bytes")
-	}
 }
 
 // NeedsSetup reports whether no account exists yet.
@@ -398,6 +387,9 @@ func (s *AccountService) SessionUser(ctx context.Context, token string) (*User, 
 	}
 	if err != nil {
 		return nil, dbErr("session", err)
+	}
+	if sess.Pending {
+		return nil, ErrExpired
 	}
 	now := s.now()
 	if !now.Before(sess.ExpiresAt) || now.Sub(sess.LastSeenAt) > SessionIdleTimeout {

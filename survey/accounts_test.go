@@ -149,7 +149,12 @@ func TestAcceptInviteValidation(t *testing.T) {
 		field string
 	}{
 		{"password too short", survey.AcceptInput{Email: "a@example.com", Name: "A", Password: "short"}, "password"},
-		{"password one below minimum", survey.AcceptInput{Email: "a@example.com", Name: "A", Password: "123456789"}, "password"},
+		{"password one below minimum", survey.AcceptInput{Email: "a@example.com", Name: "A", Password: "river-kite7"}, "password"},
+		{"common password", survey.AcceptInput{Email: "a@example.com", Name: "A", Password: "Password1234"}, "password"},
+		{"common password with symbols", survey.AcceptInput{Email: "a@example.com", Name: "A", Password: "P@ssw0rd2024"}, "password"},
+		{"keyboard walk", survey.AcceptInput{Email: "a@example.com", Name: "A", Password: "1qaz2wsx3edc"}, "password"},
+		{"one letter repeated", survey.AcceptInput{Email: "a@example.com", Name: "A", Password: "aaaaaaaaaaaa"}, "password"},
+		{"two letters repeated", survey.AcceptInput{Email: "a@example.com", Name: "A", Password: "abababababababab"}, "password"},
 		{"password over 72 bytes", survey.AcceptInput{Email: "a@example.com", Name: "A", Password: string(make([]byte, 73))}, "password"},
 		{"no name", survey.AcceptInput{Email: "a@example.com", Name: " ", Password: goodPassword}, "name"},
 		{"bad email", survey.AcceptInput{Email: "nope", Name: "A", Password: goodPassword}, "email"},
@@ -163,7 +168,7 @@ func TestAcceptInviteValidation(t *testing.T) {
 		})
 	}
 	// Rejected attempts do not use up the link.
-	if _, err := e.svc.Accounts.AcceptInvite(e.ctx, survey.AcceptInput{Token: token, Email: "a@example.com", Name: "A", Password: "0123456789"}); err != nil {
+	if _, err := e.svc.Accounts.AcceptInvite(e.ctx, survey.AcceptInput{Token: token, Email: "a@example.com", Name: "A", Password: "river-kite-7"}); err != nil {
 		t.Fatalf("a password of exactly %d characters: %v", survey.MinPasswordLen, err)
 	}
 	_, err = e.svc.Accounts.AcceptInvite(e.ctx, survey.AcceptInput{Token: "no-such-token", Email: "a@example.com", Name: "A", Password: goodPassword})

@@ -239,9 +239,16 @@ type User struct {
 	PasswordHash string `gorm:"size:100;not null"`
 	Active       bool   `gorm:"not null"`
 	LastLoginAt  *time.Time
+	// TOTPSecret is the base32 TOTP secret; empty when two-factor sign-in
+	// is off. TOTPLastStep is the last time step used, so a code works once.
+	TOTPSecret   string `gorm:"column:totp_secret;size:64;not null;default:''"`
+	TOTPLastStep int64  `gorm:"column:totp_last_step;not null;default:0"`
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
 }
+
+// TwoFactor reports whether the account signs in with a second factor.
+func (u *User) TwoFactor() bool { return u.TOTPSecret != "" }
 
 // UserScope grants a leader one team and its whole subtree.
 type UserScope struct {
@@ -255,7 +262,9 @@ type Session struct {
 	UserID     uint      `gorm:"not null;index"`
 	ExpiresAt  time.Time `gorm:"not null;index"`
 	LastSeenAt time.Time `gorm:"not null"`
-	CreatedAt  time.Time
+	// Pending sessions only wait for the second factor: they grant nothing.
+	Pending   bool `gorm:"not null;default:false"`
+	CreatedAt time.Time
 }
 
 // AccountInvite is a one-time link that creates an account: the first admin

@@ -273,7 +273,7 @@ func TestComposePassesSettings(t *testing.T) {
 	env := composeEnv(t, "pulse", composeServiceNamed(t, loadCompose(t), "pulse").Environment)
 	for _, n := range envNames() {
 		switch n {
-		case "PULSE_DEMO", "PULSE_SECRET_KEY_FILE", "PULSE_DATABASE_URL_FILE", "PULSE_SMTP_PASSWORD_FILE":
+		case "PULSE_DEMO", "PULSE_SECRET_KEY_FILE", "PULSE_DATABASE_URL_FILE", "PULSE_SMTP_PASSWORD_FILE", "PULSE_OIDC_CLIENT_SECRET_FILE":
 			continue // the demo is not for Compose; the others have a non-_FILE form or a default under /data
 		}
 		if _, ok := env[n]; !ok {

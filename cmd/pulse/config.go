@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pulse-survey/pulse/api"
 	"github.com/pulse-survey/pulse/survey"
 )
 
@@ -44,6 +45,17 @@ type Config struct {
 	SMTPPassword string
 	SMTPFrom     string
 	SMTPTLS      string // starttls (also when empty), tls or none
+
+	// OIDC single sign-on for leaders and admins: on when OIDCIssuer is set.
+	OIDCIssuer       string
+	OIDCClientID     string
+	OIDCClientSecret string
+	// OIDCAllowedDomains is a comma-separated list of email domains.
+	OIDCAllowedDomains string
+	// SSOOnly turns password sign-in off.
+	SSOOnly bool
+	// RequireAdmin2FA makes admins turn on two-factor sign-in.
+	RequireAdmin2FA bool
 
 	// announceKey logs the creation of a new secret key (serve only).
 	announceKey bool
@@ -109,6 +121,26 @@ func settings() []setting {
 		{"smtp-password", "PULSE_SMTP_PASSWORD", "SMTP password (prefer PULSE_SMTP_PASSWORD_FILE)", "", str(func(c *Config) *string { return &c.SMTPPassword })},
 		{"smtp-from", "PULSE_SMTP_FROM", "sender of the emails, e.g. 'Pulse <pulse@example.com>'", "", str(func(c *Config) *string { return &c.SMTPFrom })},
 		{"smtp-tls", "PULSE_SMTP_TLS", "SMTP encryption: starttls (default), tls (implicit) or none", "", str(func(c *Config) *string { return &c.SMTPTLS })},
+		{"oidc-issuer", "PULSE_OIDC_ISSUER", "OpenID Connect issuer URL for single sign-on of leaders and admins; empty turns SSO off", "", str(func(c *Config) *string { return &c.OIDCIssuer })},
+		{"oidc-client-id", "PULSE_OIDC_CLIENT_ID", "client id of Pulse at the identity provider", "", str(func(c *Config) *string { return &c.OIDCClientID })},
+		{"oidc-client-secret", "PULSE_OIDC_CLIENT_SECRET", "client secret of Pulse at the identity provider (prefer PULSE_OIDC_CLIENT_SECRET_FILE)", "", str(func(c *Config) *string { return &c.OIDCClientSecret })},
+		{"oidc-allowed-domains", "PULSE_OIDC_ALLOWED_DOMAINS", "comma-separated email domains that may sign in with SSO; empty allows any", "", str(func(c *Config) *string { return &c.OIDCAllowedDomains })},
+		{"sso-only", "PULSE_SSO_ONLY", "sign in with SSO only: passwords are turned off", "false", func(c *Config, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return errors.New("use true or false")
+			}
+			c.SSOOnly = b
+			return nil
+		}},
+		{"require-admin-2fa", "PULSE_REQUIRE_ADMIN_2FA", "admins must turn on TOTP two-factor sign-in before anything else", "false", func(c *Config, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return errors.New("use true or false")
+			}
+			c.RequireAdmin2FA = b
+			return nil
+		}},
 		{"demo", "PULSE_DEMO", "seed and serve the demo organisation (in its own database)", "false", func(c *Config, v string) error {
 			b, err := strconv.ParseBool(v)
 			if err != nil {
@@ -122,7 +154,7 @@ func settings() []setting {
 
 // fileEnv lists the secrets that may also come from a file named by the
 // variable with _FILE appended.
-var fileEnv = map[string]bool{"PULSE_DATABASE_URL": true, "PULSE_SMTP_PASSWORD": true}
+var fileEnv = map[string]bool{"PULSE_DATABASE_URL": true, "PULSE_SMTP_PASSWORD": true, "PULSE_OIDC_CLIENT_SECRET": true}
 
 // envNames lists every environment variable Pulse reads.
 func envNames() []string {
@@ -174,7 +206,7 @@ func loadConfig(name string, args []string, getenv func(string) string, out io.W
 		fs.Func(s.flag, s.help+" ["+s.env+"]", func(v string) error { return s.set(c, v) })
 	}
 	// Boolean flags may be given bare (--demo).
-	args = expandBoolFlags(args, "demo", "trust-proxy")
+	args = expandBoolFlags(args, "demo", "trust-proxy", "sso-only", "require-admin-2fa")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(out)
@@ -268,6 +300,7 @@ func (c *Config) Validate() error {
 		bad("PULSE_SHUTDOWN_GRACE %s: choose between 1s and 10m", c.ShutdownGrace)
 	}
 	c.validateSMTP(bad)
+	c.validateOIDC(bad)
 	if len(problems) > 0 {
 		return errors.New("invalid configuration: " + strings.Join(problems, "; "))
 	}
@@ -298,6 +331,51 @@ func (c *Config) validateSMTP(bad func(format string, a ...any)) {
 	if c.SMTPPassword != "" && c.SMTPUsername == "" {
 		bad("PULSE_SMTP_PASSWORD is set without PULSE_SMTP_USERNAME")
 	}
+}
+
+func (c *Config) validateOIDC(bad func(format string, a ...any)) {
+	c.OIDCIssuer = strings.TrimRight(strings.TrimSpace(c.OIDCIssuer), "/")
+	if c.OIDCIssuer == "" {
+		if c.OIDCClientID != "" || c.OIDCClientSecret != "" || c.OIDCAllowedDomains != "" || c.SSOOnly {
+			bad("PULSE_OIDC_ISSUER is empty but other single sign-on settings are set: set the identity provider's issuer URL, or unset them")
+		}
+		return
+	}
+	u, err := url.Parse(c.OIDCIssuer)
+	local := err == nil && (u.Hostname() == "localhost" || net.ParseIP(u.Hostname()).IsLoopback())
+	if err != nil || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || (u.Scheme != "https" && !(u.Scheme == "http" && local)) {
+		bad("PULSE_OIDC_ISSUER %q: use the identity provider's https:// issuer URL, e.g. https://login.example.com/realms/acme", c.OIDCIssuer)
+	}
+	if c.OIDCClientID == "" {
+		bad("PULSE_OIDC_CLIENT_ID is empty: set the client id the identity provider gave Pulse")
+	}
+	if c.OIDCClientSecret == "" {
+		bad("PULSE_OIDC_CLIENT_SECRET is empty: set the client secret (or PULSE_OIDC_CLIENT_SECRET_FILE)")
+	}
+	for _, d := range c.allowedDomains() {
+		if strings.ContainsAny(d, "@/: \x00") || !strings.Contains(d, ".") || strings.HasPrefix(d, ".") || strings.HasSuffix(d, ".") {
+			bad("PULSE_OIDC_ALLOWED_DOMAINS: %q is not an email domain; list domains such as example.com,example.org", d)
+		}
+	}
+}
+
+// SSO is the single sign-on configuration, or nil when SSO is off.
+func (c *Config) SSO() *api.SSOConfig {
+	if c.OIDCIssuer == "" {
+		return nil
+	}
+	return &api.SSOConfig{Issuer: c.OIDCIssuer, ClientID: c.OIDCClientID, ClientSecret: c.OIDCClientSecret,
+		AllowedDomains: c.allowedDomains(), Only: c.SSOOnly}
+}
+
+func (c *Config) allowedDomains() []string {
+	var out []string
+	for _, d := range strings.Split(c.OIDCAllowedDomains, ",") {
+		if d = strings.ToLower(strings.TrimSpace(d)); d != "" {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // SMTP is the mail server configuration, or nil when email is off.

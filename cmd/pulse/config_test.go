@@ -444,3 +444,59 @@ func TestEnvNames(t *testing.T) {
 		}
 	}
 }
+
+func TestConfigOIDC(t *testing.T) {
+	secret := filepath.Join(t.TempDir(), "oidc-secret")
+	if err := os.WriteFile(secret, []byte("from-a-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	full := map[string]string{"PULSE_OIDC_ISSUER": "https://login.example.com/realms/acme/", "PULSE_OIDC_CLIENT_ID": "pulse",
+		"PULSE_OIDC_CLIENT_SECRET_FILE": secret, "PULSE_OIDC_ALLOWED_DOMAINS": " Acme.example, acme.org ", "PULSE_SSO_ONLY": "true"}
+	cfg, _, err := loadConfig("serve", nil, envOf(full), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sso := cfg.SSO()
+	if sso == nil || sso.Issuer != "https://login.example.com/realms/acme" || sso.ClientID != "pulse" || sso.ClientSecret != "from-a-file" ||
+		strings.Join(sso.AllowedDomains, ",") != "acme.example,acme.org" || !sso.Only {
+		t.Fatalf("SSO config %+v", sso)
+	}
+	if cfg, _, err := loadConfig("serve", nil, envOf(nil), &bytes.Buffer{}); err != nil || cfg.SSO() != nil {
+		t.Fatalf("SSO on without settings: %v", err)
+	}
+	withOIDC := func(k, v string) map[string]string {
+		m := map[string]string{}
+		for a, b := range full {
+			m[a] = b
+		}
+		if v == "" {
+			delete(m, k)
+		} else {
+			m[k] = v
+		}
+		return m
+	}
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"no issuer", withOIDC("PULSE_OIDC_ISSUER", ""), "PULSE_OIDC_ISSUER is empty"},
+		{"plain http issuer", withOIDC("PULSE_OIDC_ISSUER", "http://login.example.com"), "PULSE_OIDC_ISSUER"},
+		{"no client id", withOIDC("PULSE_OIDC_CLIENT_ID", ""), "PULSE_OIDC_CLIENT_ID is empty"},
+		{"no secret", withOIDC("PULSE_OIDC_CLIENT_SECRET_FILE", ""), "PULSE_OIDC_CLIENT_SECRET is empty"},
+		{"bad domain", withOIDC("PULSE_OIDC_ALLOWED_DOMAINS", "acme.example,@evil"), `"@evil" is not an email domain`},
+		{"SSO only alone", map[string]string{"PULSE_SSO_ONLY": "true"}, "PULSE_OIDC_ISSUER is empty"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := loadConfig("serve", nil, envOf(tc.env), &bytes.Buffer{})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want one saying %q", err, tc.want)
+			}
+		})
+	}
+	// A local test provider may use plain http.
+	if _, _, err := loadConfig("serve", nil, envOf(withOIDC("PULSE_OIDC_ISSUER", "http://127.0.0.1:5556/dex")), &bytes.Buffer{}); err != nil {
+		t.Fatalf("loopback issuer: %v", err)
+	}
+}

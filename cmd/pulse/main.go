@@ -252,8 +252,13 @@ func execute(ctx context.Context, cmd string, cfg *Config, log, anonLog *slog.Lo
 }
 
 func serve(ctx context.Context, cfg *Config, svc *survey.Services, log, anonLog *slog.Logger, stdout io.Writer) error {
+	mailer, err := newMailer(cfg, log)
+	if err != nil {
+		return err
+	}
 	deps := api.Deps{DB: svc.DB, Services: svc, Logger: log, AnonLogger: anonLog, BaseURL: cfg.BaseURL,
-		TrustProxy: cfg.TrustProxy, SessionTTL: cfg.SessionTTL, Demo: cfg.Demo, Version: version}
+		TrustProxy: cfg.TrustProxy, SessionTTL: cfg.SessionTTL, Demo: cfg.Demo, Version: version, Mailer: mailer, SSO: cfg.SSO(),
+		RequireAdmin2FA: cfg.RequireAdmin2FA}
 	var progress *demo.Progress
 	if cfg.Demo {
 		// Set only in demo mode: a nil *demo.Progress in the interface
@@ -275,7 +280,7 @@ func serve(ctx context.Context, cfg *Config, svc *survey.Services, log, anonLog 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 
-	sched, err := newScheduler(cfg, svc, log)
+	sched, err := newScheduler(cfg, svc, log, mailer)
 	if err != nil {
 		srv.Close()
 		return err
@@ -379,21 +384,26 @@ func shutdown(srv *http.Server, grace time.Duration, waitSched func(<-chan struc
 	return nil
 }
 
-// newScheduler builds the scheduler that launches, reminds and closes
-// rounds. The demo never sends email: its people are fictional.
-func newScheduler(cfg *Config, svc *survey.Services, log *slog.Logger) (*survey.Scheduler, error) {
-	o := survey.SchedulerOptions{BaseURL: cfg.BaseURL, Logger: log}
-	if sc := cfg.SMTP(); sc != nil && !cfg.Demo {
-		m, err := survey.NewSMTPMailer(*sc)
-		if err != nil {
-			return nil, err
-		}
-		o.Mailer = m
-		log.Info("email is on: invitations and reminders go out by SMTP", "host", sc.Host, "port", sc.Port, "tls", sc.TLS)
-	} else {
+// newMailer returns the SMTP mailer, or nil when email is off. The demo
+// never sends email: its people are fictional.
+func newMailer(cfg *Config, log *slog.Logger) (survey.Mailer, error) {
+	sc := cfg.SMTP()
+	if sc == nil || cfg.Demo {
 		log.Info("email is off: admins download each round's survey links (Administration, round delivery)")
+		return nil, nil
 	}
-	return survey.NewScheduler(svc, o), nil
+	m, err := survey.NewSMTPMailer(*sc)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("email is on: invitations, reminders and account links go out by SMTP", "host", sc.Host, "port", sc.Port, "tls", sc.TLS)
+	return m, nil
+}
+
+// newScheduler builds the scheduler that launches, reminds and closes
+// rounds, emailing through mailer when it is not nil.
+func newScheduler(cfg *Config, svc *survey.Services, log *slog.Logger, mailer survey.Mailer) (*survey.Scheduler, error) {
+	return survey.NewScheduler(svc, survey.SchedulerOptions{BaseURL: cfg.BaseURL, Logger: log, Mailer: mailer}), nil
 }
 
 // printSetupLink prints a one-time link that creates the first admin while

@@ -26,6 +26,8 @@ func all() []*gormigrate.Migration {
 		m0008Indexes(),
 		m0009ReleasePending(),
 		m0010SealedBallots(),
+		m0012Accounts(),
+		m0013TOTP(),
 	}
 }
 

@@ -41,8 +41,9 @@ type pulseServer struct {
 	log *syncBuffer
 }
 
-// startPulse starts the server; it stops when the test ends.
-func startPulse(t *testing.T) *pulseServer {
+// startPulse starts the server; it stops when the test ends. opts may
+// change the Deps before the server is built.
+func startPulse(t *testing.T, opts ...func(*api.Deps)) *pulseServer {
 	t.Helper()
 	ctx := context.Background()
 	db, err := survey.OpenDB(ctx, surveytest.NewDatabase(t))
@@ -75,7 +76,11 @@ func startPulse(t *testing.T) *pulseServer {
 	}
 	s := &pulseServer{URL: "http://" + ln.Addr().String(), db: db, svc: svc, log: &syncBuffer{}}
 	logger := slog.New(slog.NewTextHandler(s.log, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	e, err := api.New(api.Deps{DB: db, Services: svc, Logger: logger, AnonLogger: logger, BaseURL: s.URL, Version: "e2e"})
+	deps := api.Deps{DB: db, Services: svc, Logger: logger, AnonLogger: logger, BaseURL: s.URL, Version: "e2e"}
+	for _, o := range opts {
+		o(&deps)
+	}
+	e, err := api.New(deps)
 	if err != nil {
 		t.Fatal(err)
 	}
