@@ -25,6 +25,7 @@ func all() []*gormigrate.Migration {
 		m0007Delivery(),
 		m0008Indexes(),
 		m0009ReleasePending(),
+		m0010ProgramNames(),
 	}
 }
 
