@@ -438,35 +438,41 @@ func TestProgramNamesUnique(t *testing.T) {
 		t.Fatalf("inserting a duplicate name directly: %v, want the unique index to refuse it", err)
 	}
 
-	const n = 6
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range errs {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			in := validProgram(qs)
-			in.Name = "Race"
-			if i%2 == 1 {
-				in.Name = " race"
-			}
-			_, errs[i] = e.svc.Programs.CreateProgram(e.ctx, in)
-		}(i)
-	}
-	wg.Wait()
-	ok := 0
-	for _, err := range errs {
-		var ve *survey.ValidationError
-		switch {
-		case err == nil:
-			ok++
-		case errors.As(err, &ve) && ve.Fields["name"] != "":
-		default:
-			t.Errorf("concurrent create: %v, want success or a name field error", err)
+	// Several names, each created by several goroutines released at once.
+	const names, n = 5, 8
+	for k := 0; k < names; k++ {
+		errs := make([]error, n)
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i := range errs {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				in := validProgram(qs)
+				in.Name = fmt.Sprintf("Race %d", k)
+				if i%2 == 1 {
+					in.Name = fmt.Sprintf(" race %d", k)
+				}
+				<-start
+				_, errs[i] = e.svc.Programs.CreateProgram(e.ctx, in)
+			}(i)
 		}
-	}
-	if ok != 1 {
-		t.Fatalf("%d concurrent creates of one name succeeded, want 1", ok)
+		close(start)
+		wg.Wait()
+		ok := 0
+		for _, err := range errs {
+			var ve *survey.ValidationError
+			switch {
+			case err == nil:
+				ok++
+			case errors.As(err, &ve) && ve.Fields["name"] != "":
+			default:
+				t.Errorf("concurrent create: %v, want success or a name field error", err)
+			}
+		}
+		if ok != 1 {
+			t.Fatalf("%d concurrent creates of one name succeeded, want 1", ok)
+		}
 	}
 }
 
