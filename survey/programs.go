@@ -473,7 +473,7 @@ func (s *ProgramService) DeleteProgram(ctx context.Context, id uint) (*Program, 
 		}
 		if n > 0 {
 			return Conflict(fmt.Sprintf("“%s” has run %d %s and its reports refer to it, so it cannot be deleted: pause it instead "+
-				"(untick Active) and no further round launches", p.Name, n, plural(int(n), "round", "rounds")))
+				"(set it inactive), and no further round launches", p.Name, n, plural(int(n), "round", "rounds")))
 		}
 		if err := tx.Where("program_id = ?", id).Delete(&ProgramQuestion{}).Error; err != nil {
 			return err
