@@ -114,7 +114,7 @@ func (s *Server) adminLinksCSV(c echo.Context) error {
 		return err
 	}
 	// Whoever holds these links could take the invitees' tokens: record the export.
-	noteAudit(c, "round.links_export", fmt.Sprintf("round:%d", id), fmt.Sprintf("%d links", len(links)))
+	noteAudit(c, survey.AuditLinksExport, fmt.Sprintf("round:%d", id), fmt.Sprintf("%d links", len(links)))
 	h := c.Response().Header()
 	h.Set(echo.HeaderContentType, "text/csv; charset=utf-8")
 	h.Set(echo.HeaderContentDisposition, fmt.Sprintf(`attachment; filename="pulse-round-%d-links.csv"`, id))

@@ -64,6 +64,7 @@ type programRow struct {
 
 type programsView struct {
 	Programs []programRow
+	Deleted  bool
 }
 
 func (s *Server) adminPrograms(c echo.Context) error {
@@ -75,7 +76,7 @@ func (s *Server) adminPrograms(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v := programsView{}
+	v := programsView{Deleted: c.QueryParam("deleted") == "1"}
 	for _, p := range ps {
 		_, qs, err := s.svc.Programs.Program(ctx, p.ID)
 		if err != nil {
@@ -279,18 +280,17 @@ func (s *Server) programEditView(c echo.Context, id uint) (*programEditView, []s
 		}
 		v.Warnings = survey.ProgramWarnings(p.ItemsPerRound, current)
 	} else {
-		k := survey.DefaultMinGroupSize
-		if st, err := s.svc.Org.Settings(ctx); err == nil {
-			k = st.MinGroupSize
+		// The survey service owns a new program's defaults (paused, a
+		// balanced selection): the JSON API starts from the same ones.
+		in, err := s.svc.Programs.NewProgramDefaults(ctx)
+		if err != nil {
+			return nil, nil, err
 		}
-		// A sensible start: every other week, all built-in items (the core
-		// items every round, the others rotating).
-		v.Form = programForm{Cadence: survey.CadenceWeeks, IntervalWeeks: 2, Weekday: int(time.Monday), TimeOfDay: "09:00",
-			OpenDays: 5, ItemsPerRound: 8, MinGroupSize: k, Active: true, Selected: map[uint]bool{}}
-		for _, q := range bank {
-			if q.BuiltIn {
-				v.Form.Selected[q.ID] = true
-			}
+		v.Form = programForm{Cadence: in.Cadence, IntervalWeeks: in.IntervalWeeks, Weekday: int(in.Weekday), TimeOfDay: in.TimeOfDay,
+			OpenDays: in.OpenDays, ItemsPerRound: in.ItemsPerRound, MinGroupSize: in.MinGroupSize, Active: !in.Paused,
+			Selected: map[uint]bool{}}
+		for _, id := range in.QuestionIDs {
+			v.Form.Selected[id] = true
 		}
 	}
 	var added uint
@@ -390,6 +390,43 @@ func (s *Server) adminProgramSave(c echo.Context) error {
 		return err
 	}
 	return s.saveProgram(c, id)
+}
+
+// deleteProgram deletes a program that never had a round and notes it for
+// the audit log (the page and the JSON API share it).
+func (s *Server) deleteProgram(c echo.Context, id uint) error {
+	p, err := s.svc.Programs.DeleteProgram(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	noteAudit(c, survey.AuditProgramDelete, fmt.Sprintf("program:%d", id), fmt.Sprintf("deleted %q (it never had a round)", p.Name))
+	return nil
+}
+
+// adminProgramDelete deletes a program from its page. A program with rounds
+// is refused on the page itself, with pausing as the way out.
+func (s *Server) adminProgramDelete(c echo.Context) error {
+	if _, err := s.authorize(c, survey.RoleAdmin); err != nil {
+		return err
+	}
+	id, err := idParam(c, "program")
+	if err != nil {
+		return err
+	}
+	err = s.deleteProgram(c, id)
+	if err == nil {
+		return c.Redirect(http.StatusSeeOther, "/admin/programs?deleted=1")
+	}
+	prob, ok := asFormProblem(err)
+	if !ok {
+		return err
+	}
+	v, _, verr := s.programEditView(c, id)
+	if verr != nil {
+		return verr
+	}
+	v.Problem = prob
+	return s.renderProgramEdit(c, prob.Status, v)
 }
 
 // adminQuestionCreate adds a custom item to the bank and, from a program's
@@ -745,9 +782,9 @@ func (s *Server) apiAdminProgram(c echo.Context) error {
 }
 
 // programRequest is a program in JSON. POST and PUT need every field but
-// min_group_size and active (POST: the organisation's k and true; PUT:
-// unchanged) and interval_weeks (needed for every_n_weeks only); PATCH
-// changes only the fields sent.
+// min_group_size and active (POST: the organisation's k and false, as
+// survey.NewProgramDefaults says; PUT: unchanged) and interval_weeks
+// (needed for every_n_weeks only); PATCH changes only the fields sent.
 type programRequest struct {
 	Name          *string `json:"name"`
 	Cadence       *string `json:"cadence"`
@@ -821,9 +858,9 @@ func (s *Server) apiAdminProgramCreate(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	in := survey.ProgramInput{MinGroupSize: survey.DefaultMinGroupSize}
-	if st, err := s.svc.Org.Settings(ctx); err == nil {
-		in.MinGroupSize = st.MinGroupSize
+	in, err := s.svc.Programs.NewProgramDefaults(ctx)
+	if err != nil {
+		return err
 	}
 	if err := req.apply(&in, true); err != nil {
 		return err
@@ -869,6 +906,22 @@ func (s *Server) apiAdminProgramUpdate(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, r)
+}
+
+// apiAdminProgramDelete deletes a program that never had a round (204);
+// one with rounds is a 409 conflict: pause it instead.
+func (s *Server) apiAdminProgramDelete(c echo.Context) error {
+	if _, err := s.authorize(c, survey.RoleAdmin); err != nil {
+		return err
+	}
+	id, err := idParam(c, "program")
+	if err != nil {
+		return err
+	}
+	if err := s.deleteProgram(c, id); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
 }
 
 // apiAdminProgramPreview lists the items the program's next round asks.

@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -97,14 +98,16 @@ func TestAdminProgramsWeb(t *testing.T) {
 	c := admSignedIn(h, "admin@example.com", "/admin/programs")
 	wantContains(t, c.get("/admin/programs").Body, "No programs yet.")
 
-	// The new-program form starts with every built-in item, grouped.
+	// The new-program form offers every built-in item, grouped, and
+	// starts with the balanced default selection.
 	r := c.get("/admin/programs/new")
 	wantStatus(t, r, http.StatusOK)
 	if n := strings.Count(r.Body, `name="question_ids"`); n != len(bank) {
 		t.Errorf("%d question checkboxes, want %d", n, len(bank))
 	}
-	if n := regexp.MustCompile(`name="question_ids" value="\d+" checked`).FindAllStringIndex(r.Body, -1); len(n) != len(bank) {
-		t.Errorf("%d questions preselected, want all %d", len(n), len(bank))
+	qs, _ := h.svc.Programs.Questions(h.ctx)
+	if n, want := regexp.MustCompile(`name="question_ids" value="\d+" checked`).FindAllStringIndex(r.Body, -1), survey.DefaultSelection(qs); len(n) != len(want) {
+		t.Errorf("%d questions preselected, want the %d of the default selection", len(n), len(want))
 	}
 	wantContains(t, r.Body, "<legend>Purpose</legend>", "<legend>Shared mission</legend>", `<span class="badge">core</span>`,
 		`id="min_group_size" name="min_group_size" type="number" min="3" max="100" value="5"`)
@@ -244,7 +247,12 @@ func TestAdminProgramsAPI(t *testing.T) {
 	}
 	full := map[string]any{"name": "Pulse", "cadence": "weekly", "weekday": 1, "time_of_day": "09:00", "open_days": 5,
 		"items_per_round": 4, "question_ids": core}
-	r := c.sendJSON("POST", "/api/v1/admin/programs", full)
+	// A new program starts paused unless asked otherwise.
+	create := map[string]any{"active": true}
+	for k, v := range full {
+		create[k] = v
+	}
+	r := c.sendJSON("POST", "/api/v1/admin/programs", create)
 	wantStatus(t, r, http.StatusCreated)
 	var p admProgramJSON
 	decodeJSON(t, r, &p)
@@ -572,4 +580,207 @@ func TestAdminRoundsAPI(t *testing.T) {
 	if len(list.Rounds) != 0 {
 		t.Fatalf("rounds of another program: %+v", list.Rounds)
 	}
+}
+
+// A new program starts paused on both paths, with the organisation's k and
+// the balanced default selection on the page.
+func TestAdminNewProgramStartsPaused(t *testing.T) {
+	t.Parallel()
+	h := newRepHarness(t)
+	h.initOrg("Acme")
+	bank := admBank(h)
+	h.admin("admin@example.com")
+	c := admSignedIn(h, "admin@example.com", "/admin/programs/new")
+
+	r := c.get("/admin/programs/new")
+	wantContains(t, r.Body, `<input type="checkbox" name="active" value="1" aria-describedby="active-hint">`, "A new program starts paused")
+	qs, _ := h.svc.Programs.Questions(h.ctx)
+	for _, id := range survey.DefaultSelection(qs) {
+		wantContains(t, r.Body, fmt.Sprintf(`name="question_ids" value="%d" checked`, id))
+	}
+	if n := strings.Count(r.Body, `" checked>`); n >= len(bank) {
+		t.Errorf("%d of %d items preselected", n, len(bank))
+	}
+
+	var p admProgramJSON
+	r = c.sendJSON("POST", "/api/v1/admin/programs", map[string]any{"name": "Pulse", "cadence": "weekly", "weekday": 1,
+		"time_of_day": "09:00", "open_days": 5, "items_per_round": 8, "question_ids": survey.DefaultSelection(qs)})
+	wantStatus(t, r, http.StatusCreated)
+	decodeJSON(t, r, &p)
+	if p.Active || p.MinGroupSize != 5 {
+		t.Fatalf("created %+v: want paused with the organisation's k", p)
+	}
+	var preview struct {
+		Questions []struct{ Dimension string }
+	}
+	decodeJSON(t, c.get(fmt.Sprintf("/api/v1/admin/programs/%d/preview", p.ID)), &preview)
+	per := map[string]int{}
+	for _, q := range preview.Questions {
+		per[q.Dimension]++
+	}
+	for _, d := range survey.Dimensions() {
+		if per[d] != 2 {
+			t.Errorf("the first round asks %d items of %s, want 2 of 8 (%v)", per[d], d, per)
+		}
+	}
+	// Paused: the rounds page offers no launch of it.
+	wantNotContains(t, c.get("/admin/rounds").Body, fmt.Sprintf("/admin/programs/%d/launch", p.ID))
+}
+
+// Program names are unique ignoring case and spaces: a field error on the
+// form (422, what was typed kept) and in JSON (422 on name), never a 500.
+func TestAdminProgramNamesUnique(t *testing.T) {
+	t.Parallel()
+	h := newRepHarness(t)
+	h.initOrg("Acme")
+	bank := admBank(h)
+	h.admin("admin@example.com")
+	c := admSignedIn(h, "admin@example.com", "/admin/programs/new")
+	sel := []survey.Question{bank["purpose.mission.1"], bank["mastery.growth.1"], bank["autonomy.method.1"]}
+	first := savedProgram(t, c.submit("/admin/programs/new", "/admin/programs", programForm("Team pulse", 5, sel...)))
+
+	r := c.submit("/admin/programs/new", "/admin/programs", programForm("  team PULSE ", 5, sel...))
+	wantStatus(t, r, http.StatusUnprocessableEntity)
+	wantContains(t, r.Body, layoutMarker, `id="err-name"`, "another program is already called", `value="  team PULSE "`)
+
+	e := wantAPIError(t, c.sendJSON("POST", "/api/v1/admin/programs", map[string]any{"name": "TEAM PULSE", "cadence": "weekly",
+		"weekday": 1, "time_of_day": "09:00", "open_days": 5, "items_per_round": 4, "question_ids": []uint{sel[0].ID}}),
+		http.StatusUnprocessableEntity, "invalid")
+	if !strings.Contains(e.Error.Fields["name"], "already called") {
+		t.Errorf("fields %v", e.Error.Fields)
+	}
+
+	second := savedProgram(t, c.submit("/admin/programs/new", "/admin/programs", programForm("Other pulse", 5, sel...)))
+	page := fmt.Sprintf("/admin/programs/%d", second)
+	r = c.submit(page, page, programForm("Team Pulse", 5, sel...))
+	wantStatus(t, r, http.StatusUnprocessableEntity)
+	wantContains(t, r.Body, `id="err-name"`)
+	e = wantAPIError(t, c.sendJSON("PATCH", "/api/v1/admin/programs/"+fmt.Sprint(second), map[string]any{"name": "team pulse"}),
+		http.StatusUnprocessableEntity, "invalid")
+	if e.Error.Fields["name"] == "" {
+		t.Errorf("fields %v", e.Error.Fields)
+	}
+	// Its own name in another case is fine.
+	page = fmt.Sprintf("/admin/programs/%d", first)
+	savedProgram(t, c.submit(page, page, programForm("TEAM pulse", 5, sel...)))
+	if ps, _ := h.svc.Programs.Programs(h.ctx); len(ps) != 2 || ps[0].Name != "TEAM pulse" || ps[1].Name != "Other pulse" {
+		t.Fatalf("programs after refused names: %+v", ps)
+	}
+}
+
+// A program that never launched a round can be deleted from its page and
+// through the API, with an audit entry; one with a round cannot, with a
+// message that says to pause it instead.
+func TestAdminProgramDelete(t *testing.T) {
+	t.Parallel()
+	h := newRepHarness(t)
+	o := buildOrg(h)
+	admStaff(h, o.platform, "plat", 6)
+	admin := h.admin("admin@example.com")
+	launched := admProgram(h, "Launched")
+	if _, err := h.svc.Rounds.Launch(h.ctx, launched.ID); err != nil {
+		t.Fatal(err)
+	}
+	unused := admProgram(h, "Draft")
+	other := admProgram(h, "Another draft")
+	c := admSignedIn(h, "admin@example.com", "/admin/programs")
+
+	// The page of a program with a round explains; a draft offers deletion.
+	page := fmt.Sprintf("/admin/programs/%d", launched.ID)
+	r := c.get(page)
+	wantContains(t, r.Body, "cannot be deleted", "untick Active")
+	wantNotContains(t, r.Body, page+"/delete")
+	wantContains(t, c.get(fmt.Sprintf("/admin/programs/%d", unused.ID)).Body,
+		fmt.Sprintf(`action="/admin/programs/%d/delete"`, unused.ID), "never launched a round")
+
+	// Without the CSRF token nothing happens.
+	wantStatus(t, c.post(fmt.Sprintf("/admin/programs/%d/delete", unused.ID), url.Values{}), http.StatusForbidden)
+
+	before := h.auditCount()
+	r = c.submit(page, page+"/delete", url.Values{})
+	wantStatus(t, r, http.StatusConflict)
+	wantContains(t, r.Body, layoutMarker, "cannot be deleted: pause it instead")
+	wantAPIError(t, c.sendJSON("DELETE", "/api/v1/admin/programs/"+fmt.Sprint(launched.ID), nil), http.StatusConflict, "conflict")
+	if _, _, err := h.svc.Programs.Program(h.ctx, launched.ID); err != nil {
+		t.Fatalf("the launched program after refused deletes: %v", err)
+	}
+
+	wantRedirect(t, c.submit("/admin/programs", fmt.Sprintf("/admin/programs/%d/delete", unused.ID), url.Values{}), "/admin/programs?deleted=1")
+	wantContains(t, c.get("/admin/programs?deleted=1").Body, "Program deleted.")
+	r = c.sendJSON("DELETE", "/api/v1/admin/programs/"+fmt.Sprint(other.ID), nil)
+	wantStatus(t, r, http.StatusNoContent)
+	es := wantNewAudit(t, h, before, 2)
+	wantAuditEntry(t, es[0], survey.AuditProgramDelete, fmt.Sprintf("program:%d", unused.ID), admin)
+	wantAuditEntry(t, es[1], survey.AuditProgramDelete, fmt.Sprintf("program:%d", other.ID), admin)
+	if !strings.Contains(es[0].Detail, `"Draft"`) {
+		t.Errorf("audit detail %q does not name the program", es[0].Detail)
+	}
+	for _, id := range []uint{unused.ID, other.ID} {
+		if _, _, err := h.svc.Programs.Program(h.ctx, id); !errors.Is(err, survey.ErrNotFound) {
+			t.Errorf("program %d after delete: %v", id, err)
+		}
+	}
+	wantAPIError(t, c.sendJSON("DELETE", "/api/v1/admin/programs/"+fmt.Sprint(other.ID), nil), http.StatusNotFound, "not_found")
+	wantStatus(t, c.submit("/admin/programs", "/admin/programs/999999/delete", url.Values{}), http.StatusNotFound)
+}
+
+// checklistStep returns the state text ("Done" or "Not done") of the
+// checklist step titled title.
+func checklistStep(t *testing.T, body, title string) string {
+	t.Helper()
+	m := regexp.MustCompile(`<li><span class="badge[^"]*">([^<]+)</span>\s*<a href="[^"]*">` + regexp.QuoteMeta(title) + `</a>`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no checklist step %q on the page", title)
+	}
+	return m[1]
+}
+
+// The admin home's first-round checklist reads each step's state from the
+// database: people, leaders, a program, a launched round, shared links.
+func TestAdminFirstRoundChecklist(t *testing.T) {
+	t.Parallel()
+	h := newRepHarness(t)
+	o := buildOrg(h)
+	h.admin("admin@example.com")
+	c := admSignedIn(h, "admin@example.com", "/admin")
+	steps := []string{"Import people", "Invite leaders", "Create a program", "Launch a round", "Share the links"}
+	want := func(done int) {
+		t.Helper()
+		body := c.get("/admin").Body
+		wantContains(t, body, `<h2 id="h-first-round">Your first round</h2>`, `<ol class="checklist">`)
+		if done < len(steps) {
+			wantContains(t, body, fmt.Sprintf("%d of %d steps still to do", len(steps)-done, len(steps)))
+		} else {
+			wantContains(t, body, "All 5 steps are done")
+		}
+		for i, s := range steps {
+			state := "Not done"
+			if i < done {
+				state = "Done"
+			}
+			if got := checklistStep(t, body, s); got != state {
+				t.Errorf("after %d steps, %q is %q, want %q", done, s, got, state)
+			}
+		}
+	}
+	want(0)
+	admStaff(h, o.platform, "plat", 6)
+	want(1)
+	wantContains(t, c.get("/admin").Body, "6 active people.")
+	r := c.submit("/admin/leaders", "/admin/leaders/invite", url.Values{"email": {"lead@example.com"}, "role": {"leader"},
+		"team_ids": {fmt.Sprint(o.eng)}})
+	if r.StatusCode >= 400 {
+		t.Fatalf("invite: %d %s", r.StatusCode, r.Body)
+	}
+	want(2)
+	p := admProgram(h, "Pulse")
+	want(3)
+	round, err := h.svc.Rounds.Launch(h.ctx, p.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want(4)
+	wantContains(t, c.get("/admin").Body, fmt.Sprintf(`<a href="/admin/rounds/%d/delivery">Share the links</a>`, round.ID))
+	wantStatus(t, c.get(fmt.Sprintf("/admin/rounds/%d/links.csv", round.ID)), http.StatusOK)
+	want(5)
 }

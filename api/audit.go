@@ -43,15 +43,17 @@ func skipAudit(c echo.Context) {
 // auditActions names the actions of admin routes whose derived name would
 // read poorly. Other routes get a name from their path (see routeAction).
 var auditActions = map[string]string{
-	"POST /admin/settings":                 survey.AuditSettingsUpdate,
-	"POST /admin/programs/:program/launch": survey.AuditRoundLaunch,
-	"POST /admin/rounds/:round/close":      survey.AuditRoundClose,
-	"POST /admin/tokens":                   survey.AuditTokenCreate,
-	"POST /admin/tokens/:id/revoke":        survey.AuditTokenRevoke,
-	"POST /api/v1/admin/tokens":            survey.AuditTokenCreate,
-	"DELETE /api/v1/admin/tokens/:id":      survey.AuditTokenRevoke,
-	"POST /api/v1/admin/rounds":            survey.AuditRoundLaunch,
-	"POST /api/v1/admin/leaders/invites":   "leader.invite",
+	"POST /admin/settings":                   survey.AuditSettingsUpdate,
+	"POST /admin/programs/:program/launch":   survey.AuditRoundLaunch,
+	"POST /admin/rounds/:round/close":        survey.AuditRoundClose,
+	"POST /admin/tokens":                     survey.AuditTokenCreate,
+	"POST /admin/tokens/:id/revoke":          survey.AuditTokenRevoke,
+	"POST /api/v1/admin/tokens":              survey.AuditTokenCreate,
+	"DELETE /api/v1/admin/tokens/:id":        survey.AuditTokenRevoke,
+	"POST /api/v1/admin/rounds":              survey.AuditRoundLaunch,
+	"POST /api/v1/admin/leaders/invites":     "leader.invite",
+	"POST /admin/programs/:program/delete":   survey.AuditProgramDelete,
+	"DELETE /api/v1/admin/programs/:program": survey.AuditProgramDelete,
 }
 
 // auditAdmin records every successful state-changing request of an admin

@@ -399,6 +399,7 @@ func TestOpenAPIResponsesMatch(t *testing.T) {
 		{admin, "GET", fmt.Sprintf("/api/v1/admin/programs/%d", o.prog.ID), "/api/v1/admin/programs/{program}", "", 200},
 		{admin, "GET", fmt.Sprintf("/api/v1/admin/programs/%d/preview", o.prog.ID), "/api/v1/admin/programs/{program}/preview", "", 200},
 		{admin, "GET", "/api/v1/admin/rounds", "/api/v1/admin/rounds", "", 200},
+		{admin, "DELETE", "/api/v1/admin/programs/999999", "/api/v1/admin/programs/{program}", "", 404},
 		{anon, "GET", "/api/v1/survey/rounds/999/manifest", "/api/v1/survey/rounds/{round}/manifest", "", 404},
 		{anon, "POST", "/api/v1/survey/issue", "/api/v1/survey/issue", `{"secret":"x","blinded_msg":"AA"}`, 422},
 		{anon, "POST", "/api/v1/survey/ballots", "/api/v1/survey/ballots", `{"x":1}`, 400},

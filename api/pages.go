@@ -71,6 +71,7 @@ type adminView struct {
 	Rounds    []survey.RoundSummary
 	Users     []survey.User
 	TimeZones []string
+	Checklist *checklist
 }
 
 type settingsForm struct {
@@ -105,6 +106,9 @@ func (s *Server) adminView(c echo.Context) (adminView, error) {
 		v.Rounds = v.Rounds[:12]
 	}
 	if v.Users, err = s.svc.Accounts.Users(ctx); err != nil {
+		return v, err
+	}
+	if v.Checklist, err = s.firstRoundChecklist(ctx); err != nil {
 		return v, err
 	}
 	return v, nil

@@ -126,6 +126,7 @@ func (s *Server) routes(e *echo.Echo) {
 	admin.GET("/programs/:program", s.adminProgram)
 	admin.POST("/programs/:program", s.adminProgramSave)
 	admin.GET("/programs/:program/preview", s.adminProgramPreview)
+	admin.POST("/programs/:program/delete", s.adminProgramDelete)
 	admin.POST("/questions", s.adminQuestionCreate)
 	admin.GET("/rounds", s.adminRounds)
 	// -- admin: audit log, API tokens --
@@ -174,6 +175,7 @@ func (s *Server) routes(e *echo.Echo) {
 	v1admin.GET("/programs/:program", s.apiAdminProgram)
 	v1admin.PUT("/programs/:program", s.apiAdminProgramUpdate)
 	v1admin.PATCH("/programs/:program", s.apiAdminProgramUpdate)
+	v1admin.DELETE("/programs/:program", s.apiAdminProgramDelete)
 	v1admin.GET("/programs/:program/preview", s.apiAdminProgramPreview)
 	v1admin.GET("/rounds", s.apiAdminRounds)
 	v1admin.POST("/rounds", s.apiAdminLaunch)

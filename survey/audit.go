@@ -22,6 +22,8 @@ const (
 	AuditReportView     = "report.view"
 	AuditTokenCreate    = "token.create"
 	AuditTokenRevoke    = "token.revoke"
+	AuditLinksExport    = "round.links_export"
+	AuditProgramDelete  = "program.delete"
 )
 
 // Audit list bounds.

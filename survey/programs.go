@@ -57,11 +57,17 @@ type ProgramInput struct {
 	Paused bool
 }
 
-func (in *ProgramInput) validate(tx *gorm.DB) error {
+// validate checks the input; self is the program being changed (0 for a
+// new one), which may keep its own name.
+func (in *ProgramInput) validate(tx *gorm.DB, self uint) error {
 	v := validation{}
 	in.Name = strings.TrimSpace(in.Name)
 	if in.Name == "" || len(in.Name) > 200 {
 		v.add("name", "enter a name of at most 200 characters")
+	} else if taken, err := programNameTaken(tx, in.Name, self); err != nil {
+		return err
+	} else if taken {
+		v.add("name", duplicateNameMsg(in.Name))
 	}
 	switch in.Cadence {
 	case CadenceWeekly:
@@ -104,6 +110,29 @@ func (in *ProgramInput) validate(tx *gorm.DB) error {
 	return v.err()
 }
 
+// programNameTaken reports whether another program than self has name,
+// compared case-insensitively as the unique index idx_programs_name_lower
+// compares them (LOWER folds ASCII letters only on SQLite; every letter
+// with a lower case on PostgreSQL).
+func programNameTaken(tx *gorm.DB, name string, self uint) (bool, error) {
+	var n int64
+	err := tx.Model(&Program{}).Where("LOWER(name) = LOWER(?) AND id <> ?", name, self).Count(&n).Error
+	return n > 0, err
+}
+
+func duplicateNameMsg(name string) string {
+	return fmt.Sprintf("another program is already called %q: choose another name", name)
+}
+
+// nameClash turns the unique index refusing a name (two admins saving the
+// same name at once, past the check in validate) into the same field error.
+func nameClash(err error, name string) error {
+	if errors.Is(err, gorm.ErrDuplicatedKey) {
+		return &ValidationError{Fields: map[string]string{"name": duplicateNameMsg(name)}}
+	}
+	return err
+}
+
 func uniqueIDs(ids []uint) []uint {
 	seen := map[uint]bool{}
 	var out []uint
@@ -116,18 +145,20 @@ func uniqueIDs(ids []uint) []uint {
 	return out
 }
 
-// CreateProgram creates an active program.
+// CreateProgram creates a program, active unless in.Paused. Its name must
+// differ from every other program's, ignoring case and surrounding spaces.
+// NewProgramDefaults is where a new program's form starts.
 func (s *ProgramService) CreateProgram(ctx context.Context, in ProgramInput) (*Program, error) {
 	var p Program
 	err := tx(ctx, s.db, func(tx *gorm.DB) error {
-		if err := in.validate(tx); err != nil {
+		if err := in.validate(tx, 0); err != nil {
 			return err
 		}
 		p = Program{Name: in.Name, Cadence: in.Cadence, IntervalWeeks: in.IntervalWeeks, Weekday: int(in.Weekday),
 			TimeOfDay: in.TimeOfDay, OpenDays: in.OpenDays, ItemsPerRound: in.ItemsPerRound,
 			MinGroupSize: in.MinGroupSize, Active: !in.Paused}
 		if err := tx.Create(&p).Error; err != nil {
-			return err
+			return nameClash(err, in.Name)
 		}
 		for i, id := range uniqueIDs(in.QuestionIDs) {
 			if err := tx.Create(&ProgramQuestion{ProgramID: p.ID, QuestionID: id, Position: i}).Error; err != nil {
@@ -232,7 +263,7 @@ func (s *ProgramService) UpdateProgram(ctx context.Context, id uint, in ProgramI
 		if p, err = lockProgram(tx, id); err != nil {
 			return err
 		}
-		verr := in.validate(tx)
+		verr := in.validate(tx, id)
 		var ve *ValidationError
 		if verr != nil && !errors.As(verr, &ve) {
 			return verr
@@ -255,7 +286,7 @@ func (s *ProgramService) UpdateProgram(ctx context.Context, id uint, in ProgramI
 		p.TimeOfDay, p.OpenDays, p.ItemsPerRound, p.MinGroupSize = in.TimeOfDay, in.OpenDays, in.ItemsPerRound, in.MinGroupSize
 		p.Active = !in.Paused
 		if err := tx.Save(p).Error; err != nil {
-			return err
+			return nameClash(err, in.Name)
 		}
 		if err := tx.Where("program_id = ?", id).Delete(&ProgramQuestion{}).Error; err != nil {
 			return err
@@ -419,6 +450,119 @@ func ProgramWarnings(itemsPerRound int, qs []Question) []string {
 	}
 	if len(qs) > 0 && len(qs) < itemsPerRound {
 		out = append(out, fmt.Sprintf("Only %d items are selected, fewer than the %d items per round: every round asks all of them.", len(qs), itemsPerRound))
+	}
+	return out
+}
+
+// DeleteProgram deletes a program that has never had a round, with its
+// selection and its scheduler jobs. A program with rounds is kept (its
+// rounds and reports refer to it): ErrConflict says to pause it instead.
+// It returns the deleted program.
+func (s *ProgramService) DeleteProgram(ctx context.Context, id uint) (*Program, error) {
+	var p *Program
+	err := tx(ctx, s.db, func(tx *gorm.DB) error {
+		var err error
+		// The lock Launch takes: a launch cannot slip in between the
+		// count below and the delete.
+		if p, err = lockProgram(tx, id); err != nil {
+			return err
+		}
+		var n int64
+		if err := tx.Model(&Round{}).Where("program_id = ?", id).Count(&n).Error; err != nil {
+			return err
+		}
+		if n > 0 {
+			return Conflict(fmt.Sprintf("“%s” has run %d %s and its reports refer to it, so it cannot be deleted: pause it instead "+
+				"(set it inactive), and no further round launches", p.Name, n, plural(int(n), "round", "rounds")))
+		}
+		if err := tx.Where("program_id = ?", id).Delete(&ProgramQuestion{}).Error; err != nil {
+			return err
+		}
+		// Queued (or done) launches of this program go too, so that no job
+		// outlives it or stands for another program given the same id.
+		if err := tx.Where("key LIKE ?", fmt.Sprintf("launch:program:%d:%%", id)).Delete(&Job{}).Error; err != nil {
+			return err
+		}
+		return tx.Delete(&Program{}, id).Error
+	})
+	if err != nil {
+		return nil, dbErr("delete program", err)
+	}
+	return p, nil
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// Defaults of a new program (see NewProgramDefaults).
+const (
+	DefaultIntervalWeeks = 2
+	DefaultOpenDays      = 5
+	DefaultItemsPerRound = 8
+	DefaultTimeOfDay     = "09:00"
+)
+
+// NewProgramDefaults is what a new program starts from, on the page and in
+// the JSON API alike: every other week on Monday at 09:00, open for five
+// days, 8 items per round, the organisation's minimum group size, the
+// balanced selection of DefaultSelection, and paused. Paused, because the
+// schedule would otherwise launch a round at the next occurrence without
+// anyone having confirmed the program: an admin activates it (or launches
+// a round by hand) once the selection and dates are right.
+func (s *ProgramService) NewProgramDefaults(ctx context.Context) (ProgramInput, error) {
+	in := ProgramInput{Cadence: CadenceWeeks, IntervalWeeks: DefaultIntervalWeeks, Weekday: time.Monday,
+		TimeOfDay: DefaultTimeOfDay, OpenDays: DefaultOpenDays, ItemsPerRound: DefaultItemsPerRound,
+		MinGroupSize: DefaultMinGroupSize, Paused: true}
+	var st Settings
+	switch err := s.db.WithContext(ctx).First(&st, 1).Error; {
+	case err == nil:
+		in.MinGroupSize = st.MinGroupSize
+	case !errors.Is(err, gorm.ErrRecordNotFound):
+		return in, dbErr("program defaults", err)
+	}
+	qs, err := s.Questions(ctx)
+	if err != nil {
+		return in, err
+	}
+	in.QuestionIDs = DefaultSelection(qs)
+	return in, nil
+}
+
+// DefaultSelection picks a balanced starting selection from the bank's
+// built-in items: for every dimension its core item (asked every round,
+// the trend anchor) and one item of each of its other facets (rotating),
+// in ladder and facet order. Every facet of the model is covered once, and
+// no dimension outweighs another in a round (see pickQuestions).
+func DefaultSelection(bank []Question) []uint {
+	var out []uint
+	for _, d := range dimensionOrder {
+		var core *Question
+		first := map[string]*Question{}
+		for i := range bank {
+			q := &bank[i]
+			if !q.BuiltIn || q.Dimension != d {
+				continue
+			}
+			if q.Core {
+				if core == nil {
+					core = q
+				}
+			} else if first[q.Facet] == nil {
+				first[q.Facet] = q
+			}
+		}
+		if core != nil {
+			out = append(out, core.ID)
+		}
+		for _, f := range dimensionFacets[d] {
+			if q := first[f]; q != nil && (core == nil || core.Facet != f) {
+				out = append(out, q.ID)
+			}
+		}
 	}
 	return out
 }

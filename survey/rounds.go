@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"sort"
 	"sync"
 	"time"
 
@@ -52,27 +53,102 @@ func planTeams(tree *Tree, direct map[uint]int) []anonymity.Team {
 	return out
 }
 
-// pickQuestions chooses a round's items: every core item, then rotating
-// items in program order, starting where the previous round stopped, so the
-// whole selection is covered over successive rounds.
+// pickQuestions chooses the items of round number of a program whose
+// selection is qs (in program order). The rule, as the README states it:
+//
+//   - Every core item is asked every round, first, so trends stay comparable.
+//   - The other slots (perRound minus the core items) go to rotating items,
+//     dealt one slot at a time to the dimension that has the fewest items in
+//     the round so far, core items included, among the dimensions that still
+//     have a rotating item not yet in the round. Ties go to the dimension
+//     that has drawn fewer rotating items in earlier rounds, then to ladder
+//     order (purpose, mastery, autonomy, engagement).
+//   - Within a dimension, items rotate in program order, each round starting
+//     where the previous one stopped, so every selected item is asked over
+//     successive rounds.
+//
+// So a round never draws more than its share from one dimension: with D
+// dimensions selected, none gets more than ceil(perRound/D) items, unless
+// the others have run out of items (or its core items alone are more). A
+// selection of all 41 built-in items asks 2 items of each dimension in a
+// round of 8, where program order alone drew 5 of 8 from Purpose.
+//
+// Rounds are not stored with their draw state: the counts of earlier rounds
+// are replayed from round 1 with the current selection, as cheap as it is
+// deterministic (Launch and PreviewQuestions agree by construction).
 func pickQuestions(qs []Question, perRound, number int) []Question {
-	var core, rot []Question
+	var core []Question
+	rot := map[string][]Question{}
+	coreN := map[string]int{}
+	var dims []string
+	seen := map[string]bool{}
 	for _, q := range qs {
+		if !seen[q.Dimension] {
+			seen[q.Dimension] = true
+			dims = append(dims, q.Dimension)
+		}
 		if q.Core {
 			core = append(core, q)
+			coreN[q.Dimension]++
 		} else {
-			rot = append(rot, q)
+			rot[q.Dimension] = append(rot[q.Dimension], q)
+		}
+	}
+	rank := func(d string) int {
+		for i, x := range dimensionOrder {
+			if x == d {
+				return i
+			}
+		}
+		return len(dimensionOrder)
+	}
+	sort.SliceStable(dims, func(i, j int) bool { return rank(dims[i]) < rank(dims[j]) })
+	slots := perRound - len(core)
+	past := map[string]int{} // rotating items drawn by earlier rounds
+	var take map[string]int
+	for r := 1; r <= number; r++ {
+		take = dealSlots(dims, coreN, rot, past, slots)
+		if r < number {
+			for d, n := range take {
+				past[d] += n
+			}
 		}
 	}
 	out := append([]Question{}, core...)
-	m := perRound - len(core)
-	if m > len(rot) {
-		m = len(rot)
-	}
-	for i := 0; i < m; i++ {
-		out = append(out, rot[((number-1)*m+i)%len(rot)])
+	for _, d := range dims {
+		for i := 0; i < take[d]; i++ {
+			out = append(out, rot[d][(past[d]+i)%len(rot[d])])
+		}
 	}
 	return out
+}
+
+// dealSlots shares one round's rotating slots among the dimensions (the
+// rule of pickQuestions) and returns how many items each one draws.
+func dealSlots(dims []string, coreN map[string]int, rot map[string][]Question, past map[string]int, slots int) map[string]int {
+	take := map[string]int{}
+	for k := 0; k < slots; k++ {
+		best := -1
+		for i, d := range dims { // ladder order: the first of equals wins
+			if take[d] >= len(rot[d]) {
+				continue
+			}
+			if best < 0 {
+				best = i
+				continue
+			}
+			b := dims[best]
+			n, bn := coreN[d]+take[d], coreN[b]+take[b]
+			if n < bn || n == bn && past[d]+take[d] < past[b]+take[b] {
+				best = i
+			}
+		}
+		if best < 0 {
+			break
+		}
+		take[dims[best]]++
+	}
+	return take
 }
 
 // Launch opens a new round of a program: it snapshots the hierarchy,

@@ -65,20 +65,27 @@ func TestPickQuestionsBuiltinBankCycles(t *testing.T) {
 		qs = append(qs, Question{ID: uint(i + 1), Key: b.Key, Dimension: b.Dimension, Core: b.Core})
 	}
 	var core, rot int
+	rotOf := map[string]int{}
 	for _, q := range qs {
 		if q.Core {
 			core++
 		} else {
 			rot++
+			rotOf[q.Dimension]++
 		}
 	}
 	const perRound = 8
-	m := perRound - core
-	rounds := (rot + m - 1) / m
+	// The 4 rotating slots go one to each dimension, so a full cycle takes
+	// as many rounds as the dimension with the most rotating items has.
+	rounds := 0
+	for _, n := range rotOf {
+		rounds = max(rounds, n)
+	}
 	seen := map[uint]bool{}
 	for n := 1; n <= rounds; n++ {
-		dims := map[string]int{}
+		dims, all := map[string]int{}, map[string]int{}
 		for _, q := range pickQuestions(qs, perRound, n) {
+			all[q.Dimension]++
 			if q.Core {
 				dims[q.Dimension]++
 			} else {
@@ -88,6 +95,9 @@ func TestPickQuestionsBuiltinBankCycles(t *testing.T) {
 		for _, d := range Dimensions() {
 			if dims[d] != 1 {
 				t.Errorf("round %d has %d core items of %s, want 1", n, dims[d], d)
+			}
+			if all[d] != perRound/4 {
+				t.Errorf("round %d asks %d items of %s, want its share of %d", n, all[d], d, perRound/4)
 			}
 		}
 	}

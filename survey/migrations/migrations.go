@@ -26,6 +26,7 @@ func all() []*gormigrate.Migration {
 		m0008Indexes(),
 		m0009ReleasePending(),
 		m0010SealedBallots(),
+		m0011ProgramNames(),
 		m0012Accounts(),
 		m0013TOTP(),
 	}

@@ -169,3 +169,34 @@ func TestSealedBallotsKeepsClearBox(t *testing.T) {
 		}
 	}
 }
+
+// others with the first free number, and then the index refuses new ones.
+func TestProgramNamesMigration(t *testing.T) {
+	db := surveytest.OpenEmpty(t)
+	ctx := context.Background()
+	if err := migrations.UpTo(ctx, db, "0009_release_pending"); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"Pulse", "pulse", "Team", "PULSE", "Pulse (2)", "Other"} {
+		if err := db.Exec("INSERT INTO programs (name, cadence, interval_weeks, weekday, time_of_day, open_days, items_per_round, "+
+			"min_group_size, active) VALUES (?, 'weekly', 1, 1, '09:00', 5, 8, 5, ?)", name, true).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := migrations.Up(ctx, db); err != nil {
+		t.Fatalf("upgrading a database with duplicate program names: %v", err)
+	}
+	var names []string
+	if err := db.Table("programs").Order("id").Pluck("name", &names).Error; err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"Pulse", "pulse (3)", "Team", "PULSE (4)", "Pulse (2)", "Other"}
+	if strings.Join(names, "|") != strings.Join(want, "|") {
+		t.Fatalf("names after the upgrade %q, want %q", names, want)
+	}
+	err := db.Exec("INSERT INTO programs (name, cadence, interval_weeks, weekday, time_of_day, open_days, items_per_round, "+
+		"min_group_size, active) VALUES ('other', 'weekly', 1, 1, '09:00', 5, 8, 5, ?)", true).Error
+	if err == nil {
+		t.Fatal("the unique index accepted a duplicate name")
+	}
+}

@@ -81,6 +81,9 @@ func TestFirstRound(t *testing.T) {
 	admin.do(chromedp.SetValue(chromedp.ID("name"), "Monthly pulse"))
 	admin.navigation(chromedp.Click(chromedp.CSS(`form[action="/admin/programs"] button[type=submit]`)))
 	admin.shot("program-created")
+	// A new program starts paused: tick Active on its page and save.
+	admin.do(chromedp.Click(chromedp.CSS(`input[name="active"]`)))
+	admin.navigation(chromedp.Click(chromedp.CSS(`form.form[action^="/admin/programs/"] button[type=submit]`)))
 	if resp := admin.navigate(p.url + "/admin/rounds"); resp == nil || resp.Status != http.StatusOK {
 		t.Fatalf("rounds page: status %v", statusOf(resp))
 	}
