@@ -588,11 +588,14 @@ type roundRow struct {
 type roundsView struct {
 	Rounds   []roundRow
 	Programs []survey.Program // active programs, for the launch buttons
-	TimeZone string
-	Page     int
-	Pages    int
-	Prev     string
-	Next     string
+	// OpenRound names, per program id, its open round ("#3, closes ..."):
+	// such a program gets an explanation instead of a launch button.
+	OpenRound map[uint]string
+	TimeZone  string
+	Page      int
+	Pages     int
+	Prev      string
+	Next      string
 }
 
 // roundRows adds times in the organisation's zone and participation to
@@ -650,6 +653,13 @@ func (s *Server) adminRounds(c echo.Context) error {
 	for _, p := range ps {
 		if p.Active {
 			v.Programs = append(v.Programs, p)
+		}
+	}
+	loc, _ := s.orgLocation(c)
+	v.OpenRound = map[uint]string{}
+	for _, r := range all {
+		if r.Status == survey.RoundOpen {
+			v.OpenRound[r.ProgramID] = fmt.Sprintf("#%d, closing %s", r.Number, r.ClosesAt.In(loc).Format("2 Jan 2006 15:04"))
 		}
 	}
 	return c.Render(http.StatusOK, "rounds.html", s.page(c, "Rounds", v))

@@ -532,11 +532,26 @@ func TestAdminRoundsOverview(t *testing.T) {
 	wantStatus(t, r, http.StatusConflict)
 	wantContains(t, r.Body, "A round of this program is still open: close it first")
 
-	wantRedirect(t, c.submit("/admin/rounds", fmt.Sprintf("/admin/rounds/%d/close", round.ID), url.Values{}), "/admin/rounds")
+	// While it is open, the rounds page explains instead of offering a launch.
+	r = c.get("/admin/rounds")
+	wantContains(t, r.Body, "is open (#1, closing")
+	wantNotContains(t, r.Body, fmt.Sprintf(`action="/admin/programs/%d/launch"`, prog.ID))
+
+	// Closing destroys keys: without the ticked confirmation nothing happens.
+	r = c.submit("/admin/rounds", fmt.Sprintf("/admin/rounds/%d/close", round.ID), url.Values{})
+	wantStatus(t, r, http.StatusUnprocessableEntity)
+	wantContains(t, r.Body, "Tick the confirmation")
+	var still survey.Round
+	if err := h.db.First(&still, round.ID).Error; err != nil || still.Status != survey.RoundOpen {
+		t.Fatalf("after an unconfirmed close the round is %q (%v), want open", still.Status, err)
+	}
+
+	confirm := url.Values{"confirm": {"yes"}}
+	wantRedirect(t, c.submit("/admin/rounds", fmt.Sprintf("/admin/rounds/%d/close", round.ID), confirm), "/admin/rounds")
 	r = c.get("/admin/rounds")
 	wantContains(t, r.Body, "<td>closed</td>")
 	wantNotContains(t, r.Body, fmt.Sprintf(`action="/admin/rounds/%d/close"`, round.ID))
-	wantStatus(t, c.submit("/admin/rounds", fmt.Sprintf("/admin/rounds/%d/close", round.ID), url.Values{}), http.StatusConflict)
+	wantStatus(t, c.submit("/admin/rounds", fmt.Sprintf("/admin/rounds/%d/close", round.ID), confirm), http.StatusConflict)
 }
 
 func TestAdminRoundsAPI(t *testing.T) {

@@ -113,7 +113,7 @@ func TestAuditAdminActions(t *testing.T) {
 		wantAuditEntry(t, e, "round.launch", fmt.Sprintf("round:%d", round), admin)
 		wantContains(t, e.Detail, fmt.Sprintf("program:%d", o.prog.ID))
 
-		r = c.submit("/admin", fmt.Sprintf("/admin/rounds/%d/close", round), nil)
+		r = c.submit("/admin", fmt.Sprintf("/admin/rounds/%d/close", round), url.Values{"confirm": {"yes"}})
 		wantStatus(t, r, http.StatusSeeOther)
 		e = wantNewAudit(t, h, n, 2)[1]
 		wantAuditEntry(t, e, "round.close", fmt.Sprintf("round:%d", round), admin)

@@ -240,6 +240,12 @@ func (s *Server) adminClose(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	// Closing cannot be undone (answering ends, keys are destroyed): the
+	// page's form asks for a ticked confirmation.
+	if c.FormValue("confirm") != "yes" {
+		return &survey.ValidationError{Fields: map[string]string{
+			"confirm": "Tick the confirmation to close the round: answering ends for everyone and its keys are destroyed."}}
+	}
 	if err := s.svc.Rounds.Close(c.Request().Context(), id); err != nil {
 		return err
 	}

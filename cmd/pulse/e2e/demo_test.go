@@ -449,6 +449,11 @@ func (d *demoEnv) admin(t *testing.T) {
 			tb.shot("missing-button")
 			t.Fatalf("no %s on %s", sel, roundsPage)
 		}
+		// Close asks for a ticked confirmation first.
+		confirm := fmt.Sprintf(`form[action%s] input[name=confirm]`, action)
+		if eval[bool](tb, fmt.Sprintf(`!!document.querySelector(%q)`, confirm)) {
+			tb.do(chromedp.Click(chromedp.CSS(confirm)))
+		}
 		tb.navigation(chromedp.Click(chromedp.CSS(sel)))
 	}
 

@@ -140,6 +140,8 @@ func TestFirstRound(t *testing.T) {
 
 	// The admin closes the round; its results are released.
 	admin.navigate(p.url + "/admin/rounds")
+	// Closing destroys the round's keys: it asks for a ticked confirmation.
+	admin.do(chromedp.Click(chromedp.CSS(`form[action$="/close"] input[name=confirm]`)))
 	admin.navigation(chromedp.Click(chromedp.CSS(`form[action$="/close"] button[type=submit]`)))
 	admin.shot("closed")
 
