@@ -5,13 +5,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"html"
+	"io"
 	"mime/multipart"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/pulse-survey/pulse/api"
 	"github.com/pulse-survey/pulse/survey"
 )
 
@@ -309,4 +313,92 @@ func TestRosterAPI(t *testing.T) {
 	if v.Valid || v.ErrorCount != 1 || v.Errors[0].Line != 1 {
 		t.Fatalf("empty body: %+v", v)
 	}
+}
+
+// stashFiles lists the files of a roster stash directory with their contents.
+func stashFiles(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[e.Name()] = string(b)
+	}
+	return out
+}
+
+// TestRosterStashOnDisk: between preview and apply the file waits as one
+// copy in the stash directory; the apply reads it from there and removes
+// it, and previews with nothing to apply keep nothing.
+func TestRosterStashOnDisk(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "tmp")
+	h := newHarness(t, func(d *api.Deps) { d.TempDir = dir })
+	buildOrg(h)
+	h.admin("admin@example.com")
+	c := h.client()
+	c.login("admin@example.com")
+
+	wantStatus(t, c.upload("bad.csv", "email,name,team\nbad,Bob,Ops\n"), http.StatusUnprocessableEntity)
+	if f := stashFiles(t, dir); len(f) != 0 {
+		t.Fatalf("a file with problems was kept: %v", f)
+	}
+	// Over 1 MB, so the form's file part is not held in memory either.
+	var b strings.Builder
+	b.WriteString(goodRoster)
+	for i := 0; b.Len() < 3<<19; i++ {
+		fmt.Fprintf(&b, "person%d@example.com;Person %d;Operations;\r\n", i, i)
+	}
+	r := c.upload("roster.csv", b.String())
+	wantStatus(t, r, http.StatusOK)
+	files := stashFiles(t, dir)
+	if len(files) != 1 {
+		t.Fatalf("%d files in the stash, want 1", len(files))
+	}
+	for name, content := range files {
+		if !strings.HasPrefix(name, "roster-") || content != b.String() {
+			t.Fatalf("stash file %s holds %d bytes, want the %d uploaded", name, len(content), b.Len())
+		}
+	}
+	// The same file again replaces the entry: still one copy.
+	form := applyForm(t, c.upload("roster.csv", b.String()))
+	if f := stashFiles(t, dir); len(f) != 1 {
+		t.Fatalf("%d files in the stash after the second preview, want 1", len(f))
+	}
+	wantStatus(t, c.submit("/admin/roster", "/admin/roster/apply", form), http.StatusOK)
+	if f := stashFiles(t, dir); len(f) != 0 {
+		t.Fatalf("the applied file was kept: %d files", len(f))
+	}
+	if n := h.peopleCount(true); n < 30_000 {
+		t.Fatalf("%d active people after the apply", n)
+	}
+	wantStatus(t, c.upload("roster.csv", b.String()), http.StatusOK) // nothing to change
+	if f := stashFiles(t, dir); len(f) != 0 {
+		t.Fatalf("a preview with nothing to change kept %d files", len(f))
+	}
+}
+
+// TestRosterAPIBodyOverLimitStreamed: a body without a length that grows
+// past 20 MB while it is parsed is a 413, not a problem of the file.
+func TestRosterAPIBodyOverLimitStreamed(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.initOrg("Acme")
+	h.admin("admin@example.com")
+	c := h.client()
+	c.login("admin@example.com")
+	c.get("/admin/roster")
+	body := io.MultiReader(strings.NewReader("email,name,team\n"),
+		strings.NewReader(strings.Repeat("someone@example.com,Some One,Ops\n", (20<<20)/32+10)))
+	req := c.newRequest(http.MethodPost, "/api/v1/admin/roster/preview", body)
+	req.ContentLength = -1
+	req.Header.Set("Content-Type", "text/csv")
+	req.Header.Set("X-CSRF-Token", c.cookie("pulse_csrf").Value)
+	wantStatus(t, c.do(req), http.StatusRequestEntityTooLarge)
 }

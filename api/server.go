@@ -47,6 +47,10 @@ type Deps struct {
 		Finished() bool
 	}
 	Version string
+	// TempDir keeps uploaded roster files between their preview and their
+	// apply (at most 30 minutes); empty means the system's temporary
+	// directory.
+	TempDir string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }

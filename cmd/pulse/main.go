@@ -230,7 +230,8 @@ func serve(ctx context.Context, cfg *Config, svc *survey.Services, log, anonLog 
 		progress = &demo.Progress{}
 	}
 	e, err := api.New(api.Deps{DB: svc.DB, Services: svc, Logger: log, AnonLogger: anonLog, BaseURL: cfg.BaseURL,
-		TrustProxy: cfg.TrustProxy, SessionTTL: cfg.SessionTTL, Demo: cfg.Demo, DemoProgress: progress, Version: version})
+		TrustProxy: cfg.TrustProxy, SessionTTL: cfg.SessionTTL, Demo: cfg.Demo, DemoProgress: progress, Version: version,
+		TempDir: cfg.TempDir()})
 	if err != nil {
 		return err
 	}
