@@ -170,7 +170,7 @@ func (a *textArena) add(s ...string) (off uint32, ok bool) {
 		if len(a.chunks) == 1<<12 {
 			return 0, false
 		}
-		a.chunks = append(a.chunks, make([]byte, 0, min(arenaChunk, 4096*(1<<len(a.chunks)))))
+		a.chunks = append(a.chunks, make([]byte, 0, 4096<<min(len(a.chunks), 8))) // up to 1 MB
 		last++
 	}
 	c := a.chunks[last]
