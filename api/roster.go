@@ -1,6 +1,8 @@
 package api
 
 import (
+	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -14,6 +16,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -34,6 +37,11 @@ const (
 	rosterShown = 100
 	// rosterStashPattern names the files of the stash.
 	rosterStashPattern = "roster-*.csv"
+	// rosterApplyWait is how long an apply request waits for the apply
+	// before it answers with a progress page (the request timeout is 30 s).
+	rosterApplyWait = 20 * time.Second
+	// rosterJobTimeout bounds an apply that continues in the background.
+	rosterJobTimeout = 10 * time.Minute
 )
 
 // rosterImport serves the roster import pages and API. Between preview and
@@ -45,6 +53,8 @@ const (
 type rosterImport struct {
 	s     *Server
 	stash *rosterStash
+	jobs  *rosterJobs
+	wait  time.Duration // rosterApplyWait unless Deps says otherwise
 }
 
 func newRosterImport(s *Server) *rosterImport {
@@ -53,7 +63,69 @@ func newRosterImport(s *Server) *rosterImport {
 		st.dir = os.TempDir()
 	}
 	st.sweepOrphans(s.log)
-	return &rosterImport{s: s, stash: st}
+	wait := s.deps.RosterApplyWait
+	if wait <= 0 {
+		wait = rosterApplyWait
+	}
+	return &rosterImport{s: s, stash: st, jobs: &rosterJobs{now: s.now, jobs: map[string]*rosterJob{}}, wait: wait}
+}
+
+// rosterJob is one apply. It runs apart from its request: when it takes
+// longer than the request waits, the admin follows its progress on
+// /admin/roster/jobs/ID, and it goes on, in one transaction, until it
+// ends or rosterJobTimeout passes.
+type rosterJob struct {
+	id     string
+	userID uint
+	key    string // the stashed file
+	name   string
+	r      *survey.Roster
+	digest string
+
+	done, total atomic.Int64
+	finished    chan struct{}
+
+	mu sync.Mutex
+	// Set when the apply ends, before finished is closed.
+	plan  *survey.RosterPlan
+	err   error
+	ended time.Time
+	// audit is the entry to record when the apply succeeds, once its
+	// request has answered.
+	audit *survey.AuditEntry
+}
+
+type rosterJobs struct {
+	mu   sync.Mutex
+	now  func() time.Time
+	jobs map[string]*rosterJob
+}
+
+// add registers a job, forgetting jobs that ended over rosterStashTTL ago.
+func (js *rosterJobs) add(j *rosterJob) {
+	js.mu.Lock()
+	defer js.mu.Unlock()
+	for id, old := range js.jobs {
+		select {
+		case <-old.finished:
+			if js.now().Sub(old.ended) > rosterStashTTL {
+				delete(js.jobs, id)
+			}
+		default:
+		}
+	}
+	js.jobs[j.id] = j
+}
+
+// get is the user's job with the id.
+func (js *rosterJobs) get(id string, userID uint) (*rosterJob, bool) {
+	js.mu.Lock()
+	defer js.mu.Unlock()
+	j, ok := js.jobs[id]
+	if !ok || j.userID != userID {
+		return nil, false
+	}
+	return j, true
 }
 
 type rosterStash struct {
@@ -241,6 +313,7 @@ type rosterView struct {
 	Plan       *rosterPlanView
 	Key        string // the stashed file's hash
 	Applied    bool
+	Job        *jobView // an apply still running
 	MaxUpload  string
 }
 
@@ -341,22 +414,115 @@ func (ri *rosterImport) apply(c echo.Context) error {
 	if err != nil {
 		return fmt.Errorf("roster stash: %w", err)
 	}
-	plan, err := ri.s.svc.Org.ApplyRoster(c.Request().Context(), r, survey.RosterApplyOptions{ExpectDigest: digest, Limit: rosterShown})
-	if errors.Is(err, survey.ErrRosterPlanChanged) {
-		return ri.showPlan(c, e.name, r, http.StatusConflict,
-			"The organisation changed since your preview, so nothing was applied. Review the changes below and apply them again.",
-			func() (string, error) {
-				ri.stash.extend(p.User.ID, key)
-				return key, nil
-			})
+	j := &rosterJob{id: newJobID(), userID: p.User.ID, key: key, name: e.name, r: r, digest: digest, finished: make(chan struct{})}
+	ri.jobs.add(j)
+	// Not the request's context: its 30 s deadline must not end the apply.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request().Context()), rosterJobTimeout)
+	go func() {
+		defer cancel()
+		ri.run(ctx, j)
+	}()
+	timer := time.NewTimer(ri.wait)
+	defer timer.Stop()
+	select {
+	case <-j.finished:
+		return ri.showJob(c, j)
+	case <-timer.C:
 	}
+	// The apply goes on: it records the audit entry itself when it
+	// succeeds (on SQLite, writing it now would wait for the apply).
+	ae := survey.AuditEntry{Action: routeAction(http.MethodPost, c.Path()), Target: routeTarget(c), Detail: http.MethodPost + " " + c.Path()}
+	ae.ActorOf(p)
+	skipAudit(c)
+	j.mu.Lock()
+	ended := j.ended != (time.Time{})
+	if !ended {
+		j.audit = &ae
+	}
+	j.mu.Unlock()
+	if ended && j.err == nil {
+		ri.record(ae)
+	}
+	return c.Redirect(http.StatusSeeOther, "/admin/roster/jobs/"+j.id)
+}
+
+// record writes an audit entry for an apply that ended after its request.
+func (ri *rosterImport) record(e survey.AuditEntry) {
+	if err := ri.s.svc.Audit().Record(context.Background(), e); err != nil {
+		ri.s.log.Error("audit log write failed", "action", e.Action, "target", e.Target, "err", err)
+	}
+}
+
+func newJobID() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// run applies the job's roster and records how it ended.
+func (ri *rosterImport) run(ctx context.Context, j *rosterJob) {
+	plan, err := ri.s.svc.Org.ApplyRoster(ctx, j.r, survey.RosterApplyOptions{ExpectDigest: j.digest, Limit: rosterShown,
+		Progress: func(done, total int) {
+			j.total.Store(int64(total))
+			j.done.Store(int64(done))
+		}})
+	if err == nil {
+		ri.stash.drop(j.userID, j.key)
+		ri.s.log.Info("roster imported", "user_id", j.userID, "rows", plan.Rows, "new", plan.Totals.New,
+			"updated", plan.Updated, "deactivated", plan.Totals.Deactivated, "new_teams", plan.Totals.NewTeams)
+		j.r = nil // the plan is all the page needs now
+	}
+	j.mu.Lock()
+	j.plan, j.err, j.ended = plan, err, ri.s.now()
+	audit := j.audit
+	j.mu.Unlock()
+	if audit != nil && err == nil {
+		ri.record(*audit)
+	}
+	close(j.finished)
+}
+
+// jobView is an apply still running.
+type jobView struct {
+	Done, Total, Percent int
+}
+
+// job shows an apply's progress, or how it ended.
+func (ri *rosterImport) job(c echo.Context) error {
+	p, err := ri.s.authorize(c, survey.RoleAdmin)
 	if err != nil {
 		return err
 	}
-	ri.stash.drop(p.User.ID, key)
-	ri.s.logger(c).Info("roster imported", "user_id", p.User.ID, "rows", plan.Rows, "new", plan.Totals.New,
-		"updated", plan.Updated, "deactivated", plan.Totals.Deactivated, "new_teams", plan.Totals.NewTeams)
-	return ri.render(c, http.StatusOK, rosterView{FileName: e.name, Plan: newPlanView(plan), Applied: true})
+	j, ok := ri.jobs.get(c.Param("id"), p.User.ID)
+	if !ok {
+		return echo.NewHTTPError(http.StatusNotFound, "There is no such import.")
+	}
+	select {
+	case <-j.finished:
+		return ri.showJob(c, j)
+	default:
+	}
+	v := jobView{Done: int(j.done.Load()), Total: int(j.total.Load())}
+	if v.Total > 0 {
+		v.Percent = v.Done * 100 / v.Total
+	}
+	return ri.render(c, http.StatusOK, rosterView{FileName: j.name, Job: &v})
+}
+
+// showJob shows how an apply ended.
+func (ri *rosterImport) showJob(c echo.Context, j *rosterJob) error {
+	if errors.Is(j.err, survey.ErrRosterPlanChanged) {
+		return ri.showPlan(c, j.name, j.r, http.StatusConflict,
+			"The organisation changed since your preview, so nothing was applied. Review the changes below and apply them again.",
+			func() (string, error) {
+				ri.stash.extend(j.userID, j.key)
+				return j.key, nil
+			})
+	}
+	if j.err != nil {
+		return j.err
+	}
+	return ri.render(c, http.StatusOK, rosterView{FileName: j.name, Plan: newPlanView(j.plan), Applied: true})
 }
 
 // rosterReport is the JSON answer of the roster API.

@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pulse-survey/pulse/api"
 	"github.com/pulse-survey/pulse/survey"
@@ -339,7 +340,8 @@ func stashFiles(t *testing.T, dir string) map[string]string {
 func TestRosterStashOnDisk(t *testing.T) {
 	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "tmp")
-	h := newHarness(t, func(d *api.Deps) { d.TempDir = dir })
+	// The apply of this file answers within its request, however slow the machine.
+	h := newHarness(t, func(d *api.Deps) { d.TempDir, d.RosterApplyWait = dir, time.Hour })
 	buildOrg(h)
 	h.admin("admin@example.com")
 	c := h.client()
@@ -401,4 +403,78 @@ func TestRosterAPIBodyOverLimitStreamed(t *testing.T) {
 	req.Header.Set("Content-Type", "text/csv")
 	req.Header.Set("X-CSRF-Token", c.cookie("pulse_csrf").Value)
 	wantStatus(t, c.do(req), http.StatusRequestEntityTooLarge)
+}
+
+// TestRosterWebApplyInBackground: an apply that outlasts the request's wait
+// goes on in the background; the admin who started it follows its progress
+// on a page that refreshes itself, then sees what was changed.
+func TestRosterWebApplyInBackground(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, func(d *api.Deps) { d.RosterApplyWait = time.Nanosecond })
+	o := buildOrg(h)
+	h.admin("admin@example.com")
+	h.admin("other@example.com")
+	c := h.client()
+	c.login("admin@example.com")
+	// Signed in before: on SQLite a sign-in waits for the apply's transaction.
+	other := h.client()
+	other.login("other@example.com")
+
+	var b strings.Builder
+	b.WriteString("email,name,team\n")
+	for i := range 20_000 {
+		fmt.Fprintf(&b, "p%05d@example.com,Person %d,Operations/Team %d\n", i, i, i%50)
+	}
+	// follow polls a job page until the apply has ended.
+	follow := func(r *response) *response {
+		t.Helper()
+		wantStatus(t, r, http.StatusSeeOther)
+		job := r.Header.Get("Location")
+		if !strings.HasPrefix(job, "/admin/roster/jobs/") {
+			t.Fatalf("redirected to %q", job)
+		}
+		wantStatus(t, other.get(job), http.StatusNotFound) // another admin's import
+		for views, deadline := 0, time.Now().Add(2*time.Minute); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			r = c.get(job)
+			if !strings.Contains(r.Body, "Applying the roster") {
+				t.Logf("%d progress pages before the end", views)
+				return r
+			}
+			views++
+			wantStatus(t, r, http.StatusOK)
+			wantContains(t, r.Body, `<meta http-equiv="refresh" content="3">`, "until then nothing has changed")
+		}
+		t.Fatal("the apply did not end")
+		return nil
+	}
+
+	// A stale preview: the background apply refuses and shows the new plan.
+	form := applyForm(t, c.upload("roster.csv", b.String()))
+	if _, err := h.svc.Org.CreatePerson(h.ctx, survey.PersonInput{Email: "new@example.com", Name: "Hired meanwhile", TeamID: o.sales, Active: true}); err != nil {
+		t.Fatal(err)
+	}
+	r := follow(c.submit("/admin/roster", "/admin/roster/apply", form))
+	wantStatus(t, r, http.StatusConflict)
+	wantContains(t, r.Body, "The organisation changed since your preview", "new@example.com")
+	if n := h.peopleCount(true); n != 1 {
+		t.Fatalf("%d active people after a refused apply, want 1", n)
+	}
+
+	r = follow(c.submit("/admin/roster", "/admin/roster/apply", applyForm(t, r)))
+	wantStatus(t, r, http.StatusOK)
+	wantContains(t, r.Body, "was imported", "New people (20000)")
+	wantNotContains(t, r.Body, "http-equiv")
+	if n := h.peopleCount(true); n != 20_000 {
+		t.Fatalf("%d active people after the apply, want 20000", n)
+	}
+	// The import is in the audit log once, though its request answered first.
+	applies := 0
+	for _, e := range h.auditLog() {
+		if strings.Contains(e.Detail, "/admin/roster/apply") {
+			applies++
+		}
+	}
+	if applies != 1 {
+		t.Fatalf("%d audit entries for roster applies, want 1", applies)
+	}
 }

@@ -88,6 +88,7 @@ func (s *Server) routes(e *echo.Echo) {
 	admin.GET("/roster", roster.form)
 	admin.POST("/roster/preview", roster.preview)
 	admin.POST("/roster/apply", roster.apply)
+	admin.GET("/roster/jobs/:id", roster.job)
 	// -- admin: teams, people, leaders, programs, rounds --
 	admin.GET("/teams", s.adminTeams)
 	admin.POST("/teams", s.adminTeamCreate)
