@@ -215,6 +215,12 @@ func (st *rosterStash) put(userID uint, name string, u *upload) (string, error) 
 	}
 	st.entries[k] = &stashEntry{name: name, path: u.f.Name(), size: u.size, expires: now.Add(rosterStashTTL)}
 	st.size += u.size
+	// The file must not outlive its TTL by much, even if no one comes back.
+	time.AfterFunc(rosterStashTTL+time.Minute, func() {
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		st.expire(st.now())
+	})
 	return hash, nil
 }
 
