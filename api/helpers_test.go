@@ -105,6 +105,7 @@ func newHarness(t *testing.T, opts ...func(*api.Deps)) *harness {
 		SessionTTL: time.Hour,
 		Version:    "test",
 		Now:        clock.Now,
+		TempDir:    t.TempDir(),
 	}
 	for _, o := range opts {
 		o(&h.deps)

@@ -5,13 +5,18 @@ import (
 	"encoding/json"
 	"fmt"
 	"html"
+	"io"
 	"mime/multipart"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/pulse-survey/pulse/api"
 	"github.com/pulse-survey/pulse/survey"
 )
 
@@ -308,5 +313,168 @@ func TestRosterAPI(t *testing.T) {
 	v = decodeRoster(t, c.postCSV(preview, "", "text/csv"), http.StatusOK)
 	if v.Valid || v.ErrorCount != 1 || v.Errors[0].Line != 1 {
 		t.Fatalf("empty body: %+v", v)
+	}
+}
+
+// stashFiles lists the files of a roster stash directory with their contents.
+func stashFiles(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[e.Name()] = string(b)
+	}
+	return out
+}
+
+// TestRosterStashOnDisk: between preview and apply the file waits as one
+// copy in the stash directory; the apply reads it from there and removes
+// it, and previews with nothing to apply keep nothing.
+func TestRosterStashOnDisk(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "tmp")
+	// The apply of this file answers within its request, however slow the machine.
+	h := newHarness(t, func(d *api.Deps) { d.TempDir, d.RosterApplyWait = dir, time.Hour })
+	buildOrg(h)
+	h.admin("admin@example.com")
+	c := h.client()
+	c.login("admin@example.com")
+
+	wantStatus(t, c.upload("bad.csv", "email,name,team\nbad,Bob,Ops\n"), http.StatusUnprocessableEntity)
+	if f := stashFiles(t, dir); len(f) != 0 {
+		t.Fatalf("a file with problems was kept: %v", f)
+	}
+	// Over 1 MB, so the form's file part is not held in memory either.
+	var b strings.Builder
+	b.WriteString(goodRoster)
+	for i := 0; b.Len() < 3<<19; i++ {
+		fmt.Fprintf(&b, "person%d@example.com;Person %d;Operations;\r\n", i, i)
+	}
+	r := c.upload("roster.csv", b.String())
+	wantStatus(t, r, http.StatusOK)
+	files := stashFiles(t, dir)
+	if len(files) != 1 {
+		t.Fatalf("%d files in the stash, want 1", len(files))
+	}
+	for name, content := range files {
+		if !strings.HasPrefix(name, "roster-") || content != b.String() {
+			t.Fatalf("stash file %s holds %d bytes, want the %d uploaded", name, len(content), b.Len())
+		}
+	}
+	// The same file again replaces the entry: still one copy.
+	form := applyForm(t, c.upload("roster.csv", b.String()))
+	if f := stashFiles(t, dir); len(f) != 1 {
+		t.Fatalf("%d files in the stash after the second preview, want 1", len(f))
+	}
+	wantStatus(t, c.submit("/admin/roster", "/admin/roster/apply", form), http.StatusOK)
+	if f := stashFiles(t, dir); len(f) != 0 {
+		t.Fatalf("the applied file was kept: %d files", len(f))
+	}
+	if n := h.peopleCount(true); n < 30_000 {
+		t.Fatalf("%d active people after the apply", n)
+	}
+	wantStatus(t, c.upload("roster.csv", b.String()), http.StatusOK) // nothing to change
+	if f := stashFiles(t, dir); len(f) != 0 {
+		t.Fatalf("a preview with nothing to change kept %d files", len(f))
+	}
+}
+
+// TestRosterAPIBodyOverLimitStreamed: a body without a length that grows
+// past 20 MB while it is parsed is a 413, not a problem of the file.
+func TestRosterAPIBodyOverLimitStreamed(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.initOrg("Acme")
+	h.admin("admin@example.com")
+	c := h.client()
+	c.login("admin@example.com")
+	c.get("/admin/roster")
+	body := io.MultiReader(strings.NewReader("email,name,team\n"),
+		strings.NewReader(strings.Repeat("someone@example.com,Some One,Ops\n", (20<<20)/32+10)))
+	req := c.newRequest(http.MethodPost, "/api/v1/admin/roster/preview", body)
+	req.ContentLength = -1
+	req.Header.Set("Content-Type", "text/csv")
+	req.Header.Set("X-CSRF-Token", c.cookie("pulse_csrf").Value)
+	wantStatus(t, c.do(req), http.StatusRequestEntityTooLarge)
+}
+
+// TestRosterWebApplyInBackground: an apply that outlasts the request's wait
+// goes on in the background; the admin who started it follows its progress
+// on a page that refreshes itself, then sees what was changed.
+func TestRosterWebApplyInBackground(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, func(d *api.Deps) { d.RosterApplyWait = time.Nanosecond })
+	o := buildOrg(h)
+	h.admin("admin@example.com")
+	h.admin("other@example.com")
+	c := h.client()
+	c.login("admin@example.com")
+	// Signed in before: on SQLite a sign-in waits for the apply's transaction.
+	other := h.client()
+	other.login("other@example.com")
+
+	var b strings.Builder
+	b.WriteString("email,name,team\n")
+	for i := range 20_000 {
+		fmt.Fprintf(&b, "p%05d@example.com,Person %d,Operations/Team %d\n", i, i, i%50)
+	}
+	// follow polls a job page until the apply has ended.
+	follow := func(r *response) *response {
+		t.Helper()
+		wantStatus(t, r, http.StatusSeeOther)
+		job := r.Header.Get("Location")
+		if !strings.HasPrefix(job, "/admin/roster/jobs/") {
+			t.Fatalf("redirected to %q", job)
+		}
+		wantStatus(t, other.get(job), http.StatusNotFound) // another admin's import
+		for views, deadline := 0, time.Now().Add(2*time.Minute); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			r = c.get(job)
+			if !strings.Contains(r.Body, "Applying the roster") {
+				t.Logf("%d progress pages before the end", views)
+				return r
+			}
+			views++
+			wantStatus(t, r, http.StatusOK)
+			wantContains(t, r.Body, `<meta http-equiv="refresh" content="3">`, "until then nothing has changed")
+		}
+		t.Fatal("the apply did not end")
+		return nil
+	}
+
+	// A stale preview: the background apply refuses and shows the new plan.
+	form := applyForm(t, c.upload("roster.csv", b.String()))
+	if _, err := h.svc.Org.CreatePerson(h.ctx, survey.PersonInput{Email: "new@example.com", Name: "Hired meanwhile", TeamID: o.sales, Active: true}); err != nil {
+		t.Fatal(err)
+	}
+	r := follow(c.submit("/admin/roster", "/admin/roster/apply", form))
+	wantStatus(t, r, http.StatusConflict)
+	wantContains(t, r.Body, "The organisation changed since your preview", "new@example.com")
+	if n := h.peopleCount(true); n != 1 {
+		t.Fatalf("%d active people after a refused apply, want 1", n)
+	}
+
+	r = follow(c.submit("/admin/roster", "/admin/roster/apply", applyForm(t, r)))
+	wantStatus(t, r, http.StatusOK)
+	wantContains(t, r.Body, "was imported", "New people (20000)")
+	wantNotContains(t, r.Body, "http-equiv")
+	if n := h.peopleCount(true); n != 20_000 {
+		t.Fatalf("%d active people after the apply, want 20000", n)
+	}
+	// The import is in the audit log once, though its request answered first.
+	applies := 0
+	for _, e := range h.auditLog() {
+		if strings.Contains(e.Detail, "/admin/roster/apply") {
+			applies++
+		}
+	}
+	if applies != 1 {
+		t.Fatalf("%d audit entries for roster applies, want 1", applies)
 	}
 }

@@ -99,6 +99,7 @@ func (s *Server) routes(e *echo.Echo) {
 	admin.GET("/roster", roster.form)
 	admin.POST("/roster/preview", roster.preview)
 	admin.POST("/roster/apply", roster.apply)
+	admin.GET("/roster/jobs/:id", roster.job)
 	// -- admin: teams, people, leaders, programs, rounds --
 	admin.GET("/teams", s.adminTeams)
 	admin.POST("/teams", s.adminTeamCreate)
@@ -190,12 +191,31 @@ func (s *Server) routes(e *echo.Echo) {
 	_ = v1admin
 }
 
+// multipartMemory is how much of a multipart form's files is held in
+// memory; the rest goes to temporary files (removed after the request).
+const multipartMemory = 1 << 20
+
 // formBodyLimit parses form bodies up front so that one over the body
 // limit without a Content-Length is a 413, not a missing CSRF token.
 func formBodyLimit(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		ct := c.Request().Header.Get(echo.HeaderContentType)
 		if c.Request().Method == http.MethodPost && (strings.HasPrefix(ct, echo.MIMEApplicationForm) || strings.HasPrefix(ct, echo.MIMEMultipartForm)) {
+			if strings.HasPrefix(ct, echo.MIMEMultipartForm) {
+				// Uploaded files over 1 MB go to temporary files, not memory.
+				err := c.Request().ParseMultipartForm(multipartMemory)
+				defer func() {
+					if f := c.Request().MultipartForm; f != nil {
+						f.RemoveAll()
+					}
+				}()
+				if err != nil {
+					if errors.Is(err, echo.ErrStatusRequestEntityTooLarge) {
+						return echo.ErrStatusRequestEntityTooLarge
+					}
+					return echo.NewHTTPError(http.StatusBadRequest, "The form could not be read.")
+				}
+			}
 			if _, err := c.FormParams(); err != nil {
 				if errors.Is(err, echo.ErrStatusRequestEntityTooLarge) {
 					return echo.ErrStatusRequestEntityTooLarge

@@ -49,6 +49,14 @@ type Deps struct {
 		Finished() bool
 	}
 	Version string
+	// TempDir keeps uploaded roster files between their preview and their
+	// apply (at most 30 minutes); empty means the system's temporary
+	// directory.
+	TempDir string
+	// RosterApplyWait is how long a roster apply answers within its
+	// request before it shows a progress page and goes on in the
+	// background; 0 means 20 s.
+	RosterApplyWait time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// SSO turns on single sign-on with OpenID Connect; nil means off.

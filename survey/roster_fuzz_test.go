@@ -36,27 +36,28 @@ func FuzzParseRoster(f *testing.F) {
 		if r.Delimiter != ',' && r.Delimiter != ';' {
 			t.Fatalf("delimiter %q", r.Delimiter)
 		}
-		checkRows(t, r.Rows, lines)
+		checkRows(t, r.Rows(), lines)
 		if !r.Valid() {
 			return
 		}
-		if len(r.Rows) == 0 {
+		if len(r.Rows()) == 0 {
 			t.Fatal("a valid roster without rows")
 		}
 		for _, style := range []struct {
 			comma     rune
 			crlf, bom bool
 		}{{',', false, false}, {';', true, true}} {
-			out := writeRoster(t, r.Rows, style.comma, style.crlf, style.bom)
+			out := writeRoster(t, r.Rows(), style.comma, style.crlf, style.bom)
 			again := survey.ParseRoster(out)
 			if !again.Valid() {
 				t.Fatalf("written back with %q, the roster has errors %v:\n%s", style.comma, again.Errors, out)
 			}
-			if len(again.Rows) != len(r.Rows) {
-				t.Fatalf("written back: %d rows, want %d", len(again.Rows), len(r.Rows))
+			if len(again.Rows()) != len(r.Rows()) {
+				t.Fatalf("written back: %d rows, want %d", len(again.Rows()), len(r.Rows()))
 			}
-			for i, row := range again.Rows {
-				want := r.Rows[i]
+			rows := r.Rows()
+			for i, row := range again.Rows() {
+				want := rows[i]
 				want.Line = i + 2 // values never hold line breaks
 				if row != want {
 					t.Fatalf("row %d written back reads %+v, want %+v", i, row, want)

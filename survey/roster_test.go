@@ -61,7 +61,7 @@ func TestParseRosterFormats(t *testing.T) {
 			if !r.Valid() {
 				t.Fatalf("errors:\n%s", errorsString(r))
 			}
-			got := rowsString(r.Rows)
+			got := rowsString(r.Rows())
 			if tc.name == "blank lines and trailing separator lines" {
 				// The blank second line shifts every row by one.
 				got = strings.NewReplacer("3|", "2|", "4|", "3|", "5|", "4|").Replace(got)
@@ -77,14 +77,14 @@ func TestParseRosterFormats(t *testing.T) {
 
 	t.Run("a quoted line break keeps later line numbers right", func(t *testing.T) {
 		r := survey.ParseRoster([]byte("email,name,team\nann@example.com,\"Ann\nB\",Ops\nbob@example.com,Bob,Ops\n"))
-		if r.ErrorCount != 1 || r.Errors[0].Line != 2 || len(r.Rows) != 1 || r.Rows[0].Line != 4 {
-			t.Fatalf("rows %s errors %s", rowsString(r.Rows), errorsString(r))
+		if r.ErrorCount != 1 || r.Errors[0].Line != 2 || len(r.Rows()) != 1 || r.Rows()[0].Line != 4 {
+			t.Fatalf("rows %s errors %s", rowsString(r.Rows()), errorsString(r))
 		}
 	})
 	t.Run("only required columns", func(t *testing.T) {
 		r := survey.ParseRoster([]byte("name,team,email\nAnn,Ops,ann@example.com"))
-		if !r.Valid() || rowsString(r.Rows) != "2|ann@example.com|Ann|Ops|false|\n" {
-			t.Fatalf("rows %s errors %s", rowsString(r.Rows), errorsString(r))
+		if !r.Valid() || rowsString(r.Rows()) != "2|ann@example.com|Ann|Ops|false|\n" {
+			t.Fatalf("rows %s errors %s", rowsString(r.Rows()), errorsString(r))
 		}
 	})
 }
@@ -132,7 +132,7 @@ func TestParseRosterErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := survey.ParseRoster([]byte(tc.in))
 			if r.Valid() {
-				t.Fatalf("no errors; rows:\n%s", rowsString(r.Rows))
+				t.Fatalf("no errors; rows:\n%s", rowsString(r.Rows()))
 			}
 			if r.ErrorCount != len(tc.want) || len(r.Errors) != len(tc.want) {
 				t.Fatalf("%d errors (count %d), want %d:\n%s", len(r.Errors), r.ErrorCount, len(tc.want), errorsString(r))
@@ -467,7 +467,7 @@ func expectAfter(start map[string]personView, files ...*survey.Roster) map[strin
 	}
 	for _, f := range files {
 		in := map[string]bool{}
-		for _, r := range f.Rows {
+		for _, r := range f.Rows() {
 			in[r.Email] = true
 			out[r.Email] = personView{Name: r.Name, Team: r.Team, Active: true}
 		}
@@ -566,7 +566,8 @@ func TestRosterImport2000(t *testing.T) {
 	if len(people) != 2000 {
 		t.Fatalf("%d people", len(people))
 	}
-	for _, row := range r.Rows {
+	rows := r.Rows()
+	for _, row := range rows {
 		if got := people[row.Email]; got != (personView{row.Name, row.Team, true}) {
 			t.Fatalf("%s: %+v, want %s in %s", row.Email, got, row.Name, row.Team)
 		}
@@ -578,10 +579,10 @@ func TestRosterImport2000(t *testing.T) {
 	var b strings.Builder
 	b.WriteString("email,name,team\n")
 	for i := 0; i < 2100; i++ {
-		row := fmt.Sprintf("person%06d@example.com,Person %d,%s\n", i, i, r.Rows[i%2000].Team)
+		row := fmt.Sprintf("person%06d@example.com,Person %d,%s\n", i, i, rows[i%2000].Team)
 		switch {
 		case i < 300:
-			row = fmt.Sprintf("person%06d@example.com,Renamed %d,%s\n", i, i, r.Rows[i].Team)
+			row = fmt.Sprintf("person%06d@example.com,Renamed %d,%s\n", i, i, rows[i].Team)
 		case i < 600:
 			row = fmt.Sprintf("person%06d@example.com,Person %d,Moved/Team %d\n", i, i, i%7)
 		case i >= 1800 && i < 2000:

@@ -410,6 +410,9 @@ func (c *Config) SQLitePath() string {
 	return filepath.Join(c.DataDir, "pulse.db")
 }
 
+// TempDir holds uploaded roster files between their preview and apply.
+func (c *Config) TempDir() string { return filepath.Join(c.DataDir, "tmp") }
+
 // KeyFile is where the instance secret key lives.
 func (c *Config) KeyFile() string {
 	if c.SecretKeyFile != "" {

@@ -258,7 +258,7 @@ func serve(ctx context.Context, cfg *Config, svc *survey.Services, log, anonLog 
 	}
 	deps := api.Deps{DB: svc.DB, Services: svc, Logger: log, AnonLogger: anonLog, BaseURL: cfg.BaseURL,
 		TrustProxy: cfg.TrustProxy, SessionTTL: cfg.SessionTTL, Demo: cfg.Demo, Version: version, Mailer: mailer, SSO: cfg.SSO(),
-		RequireAdmin2FA: cfg.RequireAdmin2FA}
+		RequireAdmin2FA: cfg.RequireAdmin2FA, TempDir: cfg.TempDir()}
 	var progress *demo.Progress
 	if cfg.Demo {
 		// Set only in demo mode: a nil *demo.Progress in the interface

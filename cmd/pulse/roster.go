@@ -78,11 +78,15 @@ func rosterArgs(args []string) (rc rosterCmd, rest []string, err error) {
 }
 
 func runRoster(ctx context.Context, svc *survey.Services, rc rosterCmd, stdout, stderr io.Writer) error {
-	data, err := os.ReadFile(rc.file)
+	f, err := os.Open(rc.file)
 	if err != nil {
 		return fmt.Errorf("roster import: cannot read the file: %v", err)
 	}
-	r := survey.ParseRoster(data)
+	r, err := survey.ReadRoster(f)
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("roster import: cannot read the file: %v", err)
+	}
 	if !r.Valid() {
 		for _, e := range r.Errors {
 			fmt.Fprintf(stderr, "%s:%d: %s\n", rc.file, e.Line, e.Message)
@@ -97,7 +101,7 @@ func runRoster(ctx context.Context, svc *survey.Services, rc rosterCmd, stdout, 
 		return fmt.Errorf("roster import: %s has %s; nothing was changed", rc.file, problems)
 	}
 	if !rc.apply {
-		plan, err := svc.Org.PreviewRoster(ctx, r)
+		plan, err := svc.Org.PreviewRosterLimit(ctx, r, rosterListed)
 		if err != nil {
 			return fmt.Errorf("roster import: %w", err)
 		}
@@ -108,7 +112,7 @@ func runRoster(ctx context.Context, svc *survey.Services, rc rosterCmd, stdout, 
 		return nil
 	}
 	bar := &progressBar{w: stderr, on: rc.progress || isTerminal(stderr), label: "applying"}
-	plan, err := svc.Org.ApplyRoster(ctx, r, survey.RosterApplyOptions{Progress: bar.update})
+	plan, err := svc.Org.ApplyRoster(ctx, r, survey.RosterApplyOptions{Progress: bar.update, Limit: rosterListed})
 	bar.finish()
 	if err != nil {
 		return fmt.Errorf("roster import: %w; nothing was changed", err)
@@ -126,21 +130,22 @@ func printRosterPlan(w io.Writer, file string, p *survey.RosterPlan, applied boo
 		verb = "changed"
 	}
 	fmt.Fprintf(w, "%s: %d people; this import %s:\n\n", file, p.Rows, verb)
+	t := p.Totals
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
 	for _, l := range []struct {
 		what string
 		n    int
 		note string
 	}{
-		{"new people", len(p.New), ""},
-		{"renamed", len(p.Renamed), ""},
-		{"moved", len(p.Moved), ""},
-		{"reactivated", len(p.Reactivated), ""},
-		{"deactivated", len(p.Deactivated), "missing from the file; never deleted"},
+		{"new people", t.New, ""},
+		{"renamed", t.Renamed, ""},
+		{"moved", t.Moved, ""},
+		{"reactivated", t.Reactivated, ""},
+		{"deactivated", t.Deactivated, "missing from the file; never deleted"},
 		{"unchanged", p.Unchanged, ""},
-		{"new teams", len(p.NewTeams), ""},
-		{"unarchived teams", len(p.Unarchived), "archived teams at a path of the file, reused"},
-		{"leaders listed", len(p.Leaders), "no accounts are created: invite them in the web app"},
+		{"new teams", t.NewTeams, ""},
+		{"unarchived teams", t.Unarchived, "archived teams at a path of the file, reused"},
+		{"leaders listed", t.Leaders, "no accounts are created: invite them in the web app"},
 	} {
 		if l.note == "" {
 			fmt.Fprintf(tw, "  %s\t%d\n", l.what, l.n)
@@ -153,29 +158,29 @@ func printRosterPlan(w io.Writer, file string, p *survey.RosterPlan, applied boo
 		fmt.Fprintf(w, "\nWarning: %s\n", w2)
 	}
 
-	section(w, "New people", len(p.New), func(i int) string {
+	section(w, "New people", t.New, func(i int) string {
 		x := p.New[i]
 		return fmt.Sprintf("+ %s\t%s\t%s\tline %d", x.Email, x.Name, x.Team, x.Line)
 	})
-	section(w, "Renamed", len(p.Renamed), func(i int) string {
+	section(w, "Renamed", t.Renamed, func(i int) string {
 		x := p.Renamed[i]
 		return fmt.Sprintf("~ %s\t%s -> %s\t\tline %d", x.Email, x.OldName, x.NewName, x.Line)
 	})
-	section(w, "Moved", len(p.Moved), func(i int) string {
+	section(w, "Moved", t.Moved, func(i int) string {
 		x := p.Moved[i]
 		return fmt.Sprintf("> %s\t%s\t%s -> %s\tline %d", x.Email, x.Name, x.From, x.To, x.Line)
 	})
-	section(w, "Reactivated", len(p.Reactivated), func(i int) string {
+	section(w, "Reactivated", t.Reactivated, func(i int) string {
 		x := p.Reactivated[i]
 		return fmt.Sprintf("+ %s\t%s\t%s\tline %d", x.Email, x.Name, x.Team, x.Line)
 	})
-	section(w, "Deactivated (missing from the file)", len(p.Deactivated), func(i int) string {
+	section(w, "Deactivated (missing from the file)", t.Deactivated, func(i int) string {
 		x := p.Deactivated[i]
 		return fmt.Sprintf("- %s\t%s\t%s", x.Email, x.Name, x.Team)
 	})
-	section(w, "New teams", len(p.NewTeams), func(i int) string { return "+ " + p.NewTeams[i] })
-	section(w, "Archived teams reused and unarchived", len(p.Unarchived), func(i int) string { return "+ " + p.Unarchived[i] })
-	section(w, "Leaders listed", len(p.Leaders), func(i int) string {
+	section(w, "New teams", t.NewTeams, func(i int) string { return "+ " + p.NewTeams[i] })
+	section(w, "Archived teams reused and unarchived", t.Unarchived, func(i int) string { return "+ " + p.Unarchived[i] })
+	section(w, "Leaders listed", t.Leaders, func(i int) string {
 		x := p.Leaders[i]
 		return fmt.Sprintf("  %s\t%s\tfrom %s, line %d", x.Team, x.Email, x.Via, x.Line)
 	})
