@@ -544,9 +544,13 @@ func TestBackupWhileSubmitting(t *testing.T) {
 		for _, q := range v.Questions {
 			answers[q.QuestionID] = 1 + (i*7+q.Position*3)%5
 		}
-		in := survey.BallotInput{KeyID: tok.KeyID, Message: tok.Message, Signature: tok.Signature, Answers: answers}
+		comment := ""
 		if i%3 == 0 {
-			in.Comment = fmt.Sprintf("more quiet rooms, please (%d)", i)
+			comment = fmt.Sprintf("more quiet rooms, please (%d)", i)
+		}
+		in, err := tok.Ballot(answers, comment)
+		if err != nil {
+			t.Fatal(err)
 		}
 		ballots = append(ballots, in)
 	}
@@ -612,7 +616,12 @@ func TestBackupWhileSubmitting(t *testing.T) {
 	for w := 0; w < 4; w++ {
 		<-started
 	}
-	<-busy
+	select {
+	case <-busy:
+	case <-time.After(2 * time.Minute):
+		close(stop)
+		t.Fatal("the writers did not get going (see the submit errors above)")
+	}
 	file := filepath.Join(t.TempDir(), "live.backup")
 	phase.Store("during")
 	r := pulseWith(t, src, "backup", file)

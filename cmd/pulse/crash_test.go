@@ -155,8 +155,11 @@ func crashFixture(t *testing.T, tg target) (*gorm.DB, uint) {
 		for _, q := range v.Questions {
 			answers[q.QuestionID] = 4
 		}
-		if err := svc.Rounds.SubmitBallot(ctx, survey.BallotInput{KeyID: tok.KeyID, Message: tok.Message,
-			Signature: tok.Signature, Answers: answers}); err != nil {
+		in, err := tok.Ballot(answers, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := svc.Rounds.SubmitBallot(ctx, in); err != nil {
 			t.Fatal(err)
 		}
 	}
