@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pulse-survey/pulse/api"
 	"github.com/pulse-survey/pulse/reports"
 	"github.com/pulse-survey/pulse/survey"
 )
@@ -394,7 +395,7 @@ func TestSurveyRoutesWriteNoAudit(t *testing.T) {
 			t.Errorf("%s %s: status %d, want an error", r.Request.Method, r.Request.URL.Path, r.StatusCode)
 		}
 	}
-	wantStatus(t, c.get(fmt.Sprintf("/api/v1/survey/rounds/%d/manifest", e.round.ID)), http.StatusOK)
+	wantStatus(t, c.get(fmt.Sprintf("/api/v1/survey/rounds/%d/manifest", e.round.ID), api.LinkHeader, e.links[0].Secret), http.StatusOK)
 
 	if n := e.auditCount(); n != 0 {
 		t.Fatalf("survey routes wrote %d audit entries", n)

@@ -67,12 +67,17 @@ func (s *Server) surveyPage(c echo.Context) error {
 	return c.Render(http.StatusOK, "survey.html", s.page(c, "Your pulse", view))
 }
 
+// LinkHeader carries the invitation link's secret on manifest requests.
+const LinkHeader = "X-Pulse-Link"
+
 func (s *Server) surveyManifest(c echo.Context) error {
 	id, err := strconv.ParseUint(c.Param("round"), 10, 32)
 	if err != nil {
 		return survey.ErrNotFound
 	}
-	b, sum, err := s.svc.Rounds.Manifest(c.Request().Context(), uint(id))
+	// Only for a holder of one of the round's links (the survey page sends
+	// its own): the manifest names teams and their sizes.
+	b, sum, err := s.svc.Rounds.ManifestForLink(c.Request().Context(), uint(id), c.Request().Header.Get(LinkHeader))
 	if err != nil {
 		return err
 	}

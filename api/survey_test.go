@@ -153,7 +153,7 @@ func (e *surveyEnv) tokenIssued(secret string) bool {
 // manifest fetches the round's manifest bytes over HTTP.
 func (e *surveyEnv) manifest(c *client) []byte {
 	e.t.Helper()
-	r := c.get(fmt.Sprintf("/api/v1/survey/rounds/%d/manifest", e.round.ID))
+	r := c.get(fmt.Sprintf("/api/v1/survey/rounds/%d/manifest", e.round.ID), api.LinkHeader, e.links[0].Secret)
 	wantStatus(e.t, r, http.StatusOK)
 	return []byte(r.Body)
 }
@@ -542,8 +542,9 @@ func TestSurveyManifest(t *testing.T) {
 		t.Fatal("the signed-in client has no cookies")
 	}
 	path := fmt.Sprintf("/api/v1/survey/rounds/%d/manifest", e.round.ID)
-	r1 := anon.get(path)
-	r2 := signedIn.get(path)
+	link := func(i int) []string { return []string{api.LinkHeader, e.links[i].Secret} }
+	r1 := anon.get(path, link(0)...)
+	r2 := signedIn.get(path, link(1)...)
 	wantStatus(t, r1, http.StatusOK)
 	wantStatus(t, r2, http.StatusOK)
 	if r2.Request.Header.Get("Cookie") == "" {
@@ -631,12 +632,18 @@ func TestSurveyManifest(t *testing.T) {
 	// The manifest does not change with issuance or ballots.
 	got := e.obtain(anon, e.links[0].Secret)
 	wantStatus(t, anon.postJSON(ballotPath, mustJSON(t, e.ballotFields(got.Token))), http.StatusCreated)
-	if r3 := anon.get(path); r3.Body != r1.Body {
+	if r3 := anon.get(path, link(2)...); r3.Body != r1.Body {
 		t.Errorf("manifest changed after a ballot")
 	}
 
+	// It names teams and their sizes: not for someone without a link of
+	// the round, signed in or not.
+	for _, hdr := range [][]string{nil, {api.LinkHeader, ""}, {api.LinkHeader, "not-a-link"}} {
+		wantAPIError(t, anon.get(path, hdr...), http.StatusNotFound, "not_found")
+		wantAPIError(t, signedIn.get(path, hdr...), http.StatusNotFound, "not_found")
+	}
 	for _, bad := range []string{"999999", "0", "abc", "-1", "4294967296"} {
-		r := anon.get("/api/v1/survey/rounds/" + bad + "/manifest")
+		r := anon.get("/api/v1/survey/rounds/"+bad+"/manifest", link(0)...)
 		wantAPIError(t, r, http.StatusNotFound, "not_found")
 	}
 }

@@ -71,6 +71,25 @@ type ManifestKey struct {
 	Teams   []string `json:"teams"`
 }
 
+// ManifestForLink is the round's manifest for the holder of one of the
+// round's invitation links, and ErrNotFound for anyone else: the manifest
+// names the teams and their sizes, which are not for strangers. Its bytes
+// are the same whichever link asks.
+func (s *RoundService) ManifestForLink(ctx context.Context, roundID uint, secret string) ([]byte, string, error) {
+	if secret == "" {
+		return nil, "", fmt.Errorf("survey: manifest: %w", ErrNotFound)
+	}
+	var n int64
+	if err := s.db.WithContext(ctx).Model(&Invitation{}).Where("round_id = ? AND secret_hash = ?", roundID, hashToken(secret)).
+		Count(&n).Error; err != nil {
+		return nil, "", dbErr("survey manifest", err)
+	}
+	if n == 0 {
+		return nil, "", fmt.Errorf("survey: manifest: %w", ErrNotFound)
+	}
+	return s.Manifest(ctx, roundID)
+}
+
 // Manifest returns the round's manifest bytes and their SHA-256 (hex).
 func (s *RoundService) Manifest(ctx context.Context, roundID uint) ([]byte, string, error) {
 	db := s.db.WithContext(ctx)

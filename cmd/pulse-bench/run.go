@@ -28,6 +28,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"gorm.io/gorm"
 
+	"github.com/pulse-survey/pulse/api"
 	"github.com/pulse-survey/pulse/reports"
 	"github.com/pulse-survey/pulse/survey"
 	"github.com/pulse-survey/pulse/survey/migrations"
@@ -181,7 +182,10 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 	if err != nil {
 		return nil, err
 	}
-	manifest, err := get(ctx, hc, srv.base+fmt.Sprintf("/api/v1/survey/rounds/%d/manifest", round.ID), "")
+	if len(invs) == 0 {
+		return nil, errors.New("the measured round has no invitees")
+	}
+	manifest, err := get(ctx, hc, srv.base+fmt.Sprintf("/api/v1/survey/rounds/%d/manifest", round.ID), "", api.LinkHeader, invs[0].secret)
 	if err != nil {
 		return nil, fmt.Errorf("manifest: %w", err)
 	}
@@ -609,13 +613,16 @@ func latency(ctx context.Context, n int, fn func() error) (Latency, error) {
 	return Latency{P50: p(0.50), P95: p(0.95), P99: p(0.99)}, nil
 }
 
-func get(ctx context.Context, hc *http.Client, u, cookie string) ([]byte, error) {
+func get(ctx context.Context, hc *http.Client, u, cookie string, hdr ...string) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, err
 	}
 	if cookie != "" {
 		req.Header.Set("Cookie", cookie)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
 	}
 	resp, err := hc.Do(req)
 	if err != nil {

@@ -62,12 +62,15 @@ const MIN_K = 3;
 
 const listOf = (names) => (names.length < 2 ? names.join("") : names.slice(0, -1).join(", ") + " and " + names[names.length - 1]);
 
+// linkSecret is the invitation link's secret, the last part of this page's path.
+const linkSecret = () => location.pathname.split("/").filter(Boolean).pop() || "";
+
 // loadManifest fetches the round's key manifest and checks it before anything is sent: the
 // same bytes as everyone's (the page's fingerprint), this page's unit and key in it, and that
 // unit pooling at least k invitees. A server that gave one person a key of their own would
 // fail here, in that person's browser.
 async function loadManifest() {
-	const res = await fetch(d.manifestUrl, { cache: "no-store", credentials: "same-origin" });
+	const res = await fetch(d.manifestUrl, { cache: "no-store", credentials: "same-origin", headers: { "X-Pulse-Link": linkSecret() } });
 	if (!res.ok) throw new PageError(GENERIC);
 	const bytes = new Uint8Array(await res.arrayBuffer());
 	// Same keys for everyone: a personal key would mark its holder's ballot.
@@ -102,7 +105,7 @@ async function issueToken() {
 		const prepared = suite.prepare(new TextEncoder().encode(`pulse/v1|${d.round}|${d.unit}|${nonce}`));
 		blinding = { key, prepared, ...(await suite.blind(key, prepared)) };
 	}
-	const secret = location.pathname.split("/").filter(Boolean).pop() || "";
+	const secret = linkSecret();
 	const body = JSON.stringify({ secret, blinded_msg: b64url(blinding.blindedMsg) });
 	const res = await fetch(d.issueUrl, { method: "POST", credentials: "same-origin", headers: json, body });
 	if (!res.ok) throw new PageError((await errorOf(res)).message || GENERIC);
