@@ -121,6 +121,9 @@ func TestFirstRound(t *testing.T) {
 		emp := newTab(t, fmt.Sprintf("employee-%d", i+1), phone)
 		emp.navigate(link)
 		emp.waitFor("the survey form", `!document.getElementById("pulse-survey").hidden`)
+		// The page checks the round's keys and fetches its token while the
+		// employee reads; it says when it is ready.
+		emp.waitFor("the token", `document.getElementById("survey-status").textContent.includes("token is ready")`)
 		if i == 0 {
 			emp.shot("survey")
 			checkAxe(emp, "survey (fresh instance)")
